@@ -1,0 +1,86 @@
+# qubes-ephemeral: `make` builds into build/, `make check` runs every test.
+SHELL := /bin/bash
+CC ?= gcc
+MUSL_CC ?= musl-gcc
+CLANG ?= clang
+PREFIX ?= /usr
+DESTDIR ?=
+B := build
+
+WARN := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+INC := -Isrc/lib
+LIB_SRC := $(sort $(wildcard src/lib/*.c))
+LIB_HDR := $(wildcard src/lib/*.h)
+INIT_SRC := $(sort $(wildcard src/ephemeral-init/*.c))
+INIT_HDR := $(wildcard src/ephemeral-init/*.h)
+APPEND_SRC := $(sort $(wildcard src/initramfs-append/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+
+# The guest binary: static, musl, small. Kernel UAPI headers come from the
+# host's linux-libc-dev through a folder of links (musl ships none).
+GUEST_CFLAGS := $(WARN) -Os -static -ffunction-sections -fdata-sections \
+	-Wl,--gc-sections -s -I$(B)/musl-include $(INC) -Isrc/ephemeral-init
+HOST_CFLAGS := $(WARN) -O2 -g $(INC)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all check unit vm fuzz demo install clean
+all: $(B)/ephemeral-init $(B)/ephemeral-init-test $(B)/initramfs-append
+
+$(B)/musl-include:
+	mkdir -p $@
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $@/asm
+
+$(B)/ephemeral-init: $(INIT_SRC) $(INIT_HDR) $(LIB_SRC) $(LIB_HDR) | $(B)/musl-include
+	$(MUSL_CC) $(GUEST_CFLAGS) -DTEST_HOOKS=0 -o $@ $(INIT_SRC) $(LIB_SRC)
+
+# Same program with the qubes.ephemeral.test.* options enabled: used only by
+# tests/vm (control runs, fault injection). Never shipped.
+$(B)/ephemeral-init-test: $(INIT_SRC) $(INIT_HDR) $(LIB_SRC) $(LIB_HDR) | $(B)/musl-include
+	$(MUSL_CC) $(GUEST_CFLAGS) -DTEST_HOOKS=1 -o $@ $(INIT_SRC) $(LIB_SRC)
+
+$(B)/initramfs-append: $(APPEND_SRC) $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(B)
+	$(CC) $(HOST_CFLAGS) -o $@ $(APPEND_SRC) $(LIB_SRC)
+
+# Unit tests: each tests/unit/test_X.c is its own cmocka program, built with
+# ASan + UBSan against the library sources.
+$(B)/tests/%: tests/unit/%.c $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(B)/tests
+	$(CC) $(HOST_CFLAGS) $(SAN) -o $@ $< $(LIB_SRC) -lcmocka
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
+
+vm: all
+	@tests/vm/run.sh all
+
+check: all $(UNIT_BIN)
+	@tests/check.sh $(UNIT_BIN)
+
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(B)/fuzz
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(INC) -o $@ $< $(LIB_SRC)
+
+FUZZ_SECONDS ?= 30
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+		mkdir -p $(B)/fuzz/corpus-$$(basename $$f); \
+		echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$(basename $$f) tests/fuzz/seeds/$$(basename $$f) 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' ; \
+		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+demo: all
+	@tests/vm/demo.sh
+
+install: $(B)/ephemeral-init $(B)/initramfs-append
+	install -D -m 0755 $(B)/ephemeral-init $(DESTDIR)$(PREFIX)/lib/qubes-ephemeral/ephemeral-init
+	install -D -m 0755 $(B)/initramfs-append $(DESTDIR)$(PREFIX)/lib/qubes-ephemeral/initramfs-append
+
+clean:
+	rm -rf $(B)

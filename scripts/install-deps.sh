@@ -1,0 +1,25 @@
+#!/bin/bash
+# Installs what building and testing need on Debian 12 (run as root).
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential musl-tools linux-libc-dev libcmocka-dev clang
+	qemu-system-x86 busybox-static cpio e2fsprogs fdisk kmod
+	gzip zstd xz-utils
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run as root or install them with apt-get" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

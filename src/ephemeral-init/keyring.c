@@ -1,0 +1,75 @@
+/* The volatile key: 512 random bits that only the kernel keeps.
+ *
+ * Made with getrandom() into one mlock'ed buffer, handed to the kernel as a
+ * "logon" key (which user space can never read back), referenced by the
+ * dm-crypt table, and wiped from our memory right after. Once dm-crypt has
+ * copied it into its cipher context the keyring entry is invalidated too. */
+#include <errno.h>
+#include <linux/keyctl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init.h"
+#include "log.h"
+
+static long sys_add_key(const char *type, const char *desc, const void *payload,
+			size_t len, int32_t keyring)
+{
+	return syscall(SYS_add_key, type, desc, payload, len, keyring);
+}
+
+static long sys_keyctl(int cmd, unsigned long a, unsigned long b)
+{
+	return syscall(SYS_keyctl, cmd, a, b, 0, 0);
+}
+
+/* Returns the key's serial (> 0) or a negative errno. */
+int key_load(bool fail_inject)
+{
+	static uint8_t key[KEY_BYTES] __attribute__((aligned(64)));
+	int r;
+
+	if (mlock(key, sizeof(key)) < 0)
+		return log_errno(-errno, "cannot lock the key buffer in memory");
+	size_t got = 0;
+	while (got < sizeof(key)) {
+		/* blocks until the kernel's pool is initialised: never a weak key */
+		ssize_t n = getrandom(key + got, sizeof(key) - got, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			explicit_bzero(key, sizeof(key));
+			return log_errno(r, "getrandom failed");
+		}
+		got += (size_t)n;
+	}
+	if (fail_inject) {
+		explicit_bzero(key, sizeof(key));
+		log_info("key: injected failure (qubes.ephemeral.test.fail=key)");
+		return -EIO;
+	}
+	/* the process keyring: searched by dm-crypt's request_key() in our context */
+	long id = sys_add_key("logon", KEY_DESC, key, sizeof(key), KEY_SPEC_PROCESS_KEYRING);
+	r = id < 0 ? -errno : (int)id;
+	explicit_bzero(key, sizeof(key));
+	munlock(key, sizeof(key));
+	if (r < 0)
+		return log_errno(r, "cannot add the key to the kernel keyring (CONFIG_KEYS)");
+	return r;
+}
+
+void key_forget(int key_id)
+{
+	if (key_id <= 0)
+		return;
+	/* invalidate: gone from /proc/keys and freed at once, not at exit */
+	if (sys_keyctl(KEYCTL_INVALIDATE, (unsigned long)key_id, 0) < 0)
+		log_errno(-errno, "cannot invalidate key %d", key_id);
+	sys_keyctl(KEYCTL_UNLINK, (unsigned long)key_id, (unsigned long)KEY_SPEC_PROCESS_KEYRING);
+}

@@ -1,0 +1,209 @@
+/* Kernel modules: from the initramfs first, then from the modules disk;
+ * dependencies and aliases resolved from depmod's files (lib/moddep.c). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "init.h"
+#include "log.h"
+
+#ifndef MODULE_INIT_COMPRESSED_FILE
+#define MODULE_INIT_COMPRESSED_FILE 4
+#endif
+#define MAX_MODALIASES 512
+
+static char *read_text(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf = NULL;
+
+	*len = 0;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && (buf = malloc(st.st_size + 1))) {
+		ssize_t n = read(fd, buf, st.st_size);
+		if (n < 0)
+			n = 0;
+		buf[n] = 0;
+		*len = n;
+	}
+	close(fd);
+	return buf;
+}
+
+static struct moddb *load_db(const char *dir)
+{
+	char path[512];
+	size_t dl, al, bl;
+
+	snprintf(path, sizeof(path), "%s/modules.dep", dir);
+	char *dep = read_text(path, &dl);
+	snprintf(path, sizeof(path), "%s/modules.alias", dir);
+	char *alias = read_text(path, &al);
+	snprintf(path, sizeof(path), "%s/modules.builtin", dir);
+	char *builtin = read_text(path, &bl);
+	struct moddb *db = (dep || builtin) ? moddb_parse(dep, dl, alias, al, builtin, bl) : NULL;
+	free(dep);
+	free(alias);
+	free(builtin);
+	return db;
+}
+
+int modules_init(struct ctx *c)
+{
+	char dir[256];
+	snprintf(dir, sizeof(dir), "/lib/modules/%s", c->kver);
+	c->initrd_db = load_db(dir);   /* NULL: the initramfs has no modules */
+	return 0;
+}
+
+int modules_use_disk(struct ctx *c)
+{
+	char dir[256];
+	snprintf(dir, sizeof(dir), MODULES_MNT "/%s", c->kver);
+	c->disk_db = load_db(dir);
+	if (!c->disk_db)
+		log_info("modules disk has no %s/modules.dep; using only built-in and initramfs modules", c->kver);
+	return 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int insmod(const char *dir, const char *rel)
+{
+	char path[768];
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* compressed modules need the kernel's in-kernel decompression */
+	int flags = ends_with(rel, ".ko") ? 0 : MODULE_INIT_COMPRESSED_FILE;
+	int r = syscall(SYS_finit_module, fd, "", flags) < 0 ? -errno : 0;
+	close(fd);
+	if (r == -EEXIST)
+		r = 0;
+	if (r < 0)
+		log_errno(r, "loading %s failed", path);
+	return r;
+}
+
+static int load_from(const struct moddb *db, const char *dir, const char *name)
+{
+	const char *paths[64];
+	size_t n = 0;
+
+	if (moddb_is_builtin(db, name))
+		return 0;
+	int r = moddb_resolve(db, name, paths, 64, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if ((r = insmod(dir, paths[i])) < 0)
+			return r;
+	return 0;
+}
+
+static bool module_loaded(const char *name)
+{
+	char path[128], norm[MODNAME_MAX];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; name[i] && i < sizeof(norm) - 1; i++)
+		norm[i] = name[i] == '-' ? '_' : name[i];
+	norm[i] = 0;
+	snprintf(path, sizeof(path), "/sys/module/%s", norm);
+	return stat(path, &st) == 0;
+}
+
+int load_module(struct ctx *c, const char *name, bool required)
+{
+	char dir[256];
+	int r = -ENOENT;
+
+	if (module_loaded(name))
+		return 0;
+	if (c->initrd_db) {
+		snprintf(dir, sizeof(dir), "/lib/modules/%s", c->kver);
+		r = load_from(c->initrd_db, dir, name);
+		if (r != -ENOENT)
+			return r;
+	}
+	if (c->disk_db) {
+		snprintf(dir, sizeof(dir), MODULES_MNT "/%s", c->kver);
+		r = load_from(c->disk_db, dir, name);
+	}
+	if (r < 0 && required)
+		log_errno(r, "module %s not available", name);
+	return r;
+}
+
+/* Like udev's coldplug, limited to the drivers the initramfs carries: load
+ * the module of every device's modalias, again while that makes new devices
+ * (virtio_pci brings virtio devices that want virtio_blk). */
+int modules_coldplug(struct ctx *c)
+{
+	static char *tried[MAX_MODALIASES];
+	static size_t ntried;
+	int loaded_total = 0;
+
+	if (!c->initrd_db)
+		return 0;
+	for (;;) {
+		int loaded = 0;
+		DIR *buses = opendir("/sys/bus");
+		struct dirent *b;
+		if (!buses)
+			return -errno;
+		while ((b = readdir(buses))) {
+			char path[512];
+			if (b->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/sys/bus/%s/devices", b->d_name);
+			DIR *devs = opendir(path);
+			struct dirent *d;
+			if (!devs)
+				continue;
+			while ((d = readdir(devs))) {
+				char alias[256], file[1024];
+				if (d->d_name[0] == '.')
+					continue;
+				snprintf(file, sizeof(file), "%s/%s/modalias", path, d->d_name);
+				FILE *f = fopen(file, "re");
+				if (!f)
+					continue;
+				bool got = fgets(alias, sizeof(alias), f) != NULL;
+				fclose(f);
+				if (!got)
+					continue;
+				alias[strcspn(alias, "\n")] = 0;
+				bool seen = false;
+				for (size_t i = 0; i < ntried && !seen; i++)
+					seen = strcmp(tried[i], alias) == 0;
+				if (seen || ntried >= MAX_MODALIASES)
+					continue;
+				tried[ntried++] = strdup(alias);
+				char dir[256];
+				snprintf(dir, sizeof(dir), "/lib/modules/%s", c->kver);
+				if (load_from(c->initrd_db, dir, alias) == 0)
+					loaded++;
+			}
+			closedir(devs);
+		}
+		closedir(buses);
+		loaded_total += loaded;
+		if (!loaded)
+			return loaded_total;
+	}
+}

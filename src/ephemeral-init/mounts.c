@@ -1,0 +1,123 @@
+/* Mounts: the early API file systems, the modules disk, the new root. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "init.h"
+#include "log.h"
+
+static int mount_one(const char *src, const char *dst, const char *type,
+		     unsigned long flags, const char *data)
+{
+	mkdir(dst, 0755);
+	if (mount(src, dst, type, flags, data) < 0 && errno != EBUSY)
+		return -errno;
+	return 0;
+}
+
+int mount_early(void)
+{
+	int r;
+	if ((r = mount_one("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) < 0 ||
+	    (r = mount_one("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) < 0 ||
+	    (r = mount_one("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755")) < 0 ||
+	    (r = mount_one("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")) < 0)
+		return r;
+	/* the console may not be our stdio yet when the kernel had no /dev/console */
+	int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	mkdir(RUN_DIR, 0755);
+	return 0;
+}
+
+/* Mounts the modules disk read-only when the disk exists; -ENODEV when the
+ * VM has none (its kernel then needs everything built in or in the initramfs). */
+int mount_modules_disk(struct ctx *c)
+{
+	char dev[64];
+	struct disk d;
+	int r;
+
+	if (c->modules_mounted)
+		return 0;
+	if (wait_disk(c, c->opt.disk_modules, 5, false) < 0)
+		return -ENODEV;
+	snprintf(dev, sizeof(dev), "/dev/%s", c->opt.disk_modules);
+	/* read-only at the block layer too: an ext3 journal replay would write */
+	if ((r = disk_probe(&d, c->opt.disk_modules)) < 0 || (r = disk_force_readonly(&d)) < 0)
+		return r;
+	mkdir(MODULES_MNT, 0755);
+	if (mount(dev, MODULES_MNT, "ext3", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0 &&
+	    mount(dev, MODULES_MNT, "ext4", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+		return -errno;
+	c->modules_mounted = true;
+	return modules_use_disk(c);
+}
+
+int mount_sysroot(struct ctx *c, const char *dev)
+{
+	const char *type = c->opt.rootfstype[0] ? c->opt.rootfstype : "ext4";
+	const char *data = c->opt.rootflags[0] ? c->opt.rootflags : NULL;
+
+	if (c->opt.test_fail == FAIL_MOUNT) {
+		log_info("mount: injected failure (qubes.ephemeral.test.fail=mount)");
+		return -EIO;
+	}
+	mkdir(SYSROOT, 0755);
+	/* rw for the edits in the throw-away copy; sysroot_finish honours "ro" */
+	if (mount(dev, SYSROOT, type, 0, data) < 0)
+		return -errno;
+	return 0;
+}
+
+/* As the stock init: the modules disk is the lower layer of an overlay on
+ * /lib/modules, so the VM can still write there (into its root copy). */
+int overlay_modules(struct ctx *c)
+{
+	char path[512];
+	struct stat st;
+	int r;
+
+	snprintf(path, sizeof(path), SYSROOT "/lib/modules/%s/kernel", c->kver);
+	if (stat(path, &st) == 0)
+		return 0;  /* the root carries its own modules for this kernel */
+	if ((r = mount_modules_disk(c)) < 0)
+		return r == -ENODEV ? 0 : r;
+	mkdir(SYSROOT "/lib/modules", 0755);
+	if (load_module(c, "overlay", false) == 0) {
+		mkdir(SYSROOT "/lib/.modules_work", 0755);
+		if (mount("none", SYSROOT "/lib/modules", "overlay", 0,
+			  "lowerdir=" MODULES_MNT ",upperdir=" SYSROOT "/lib/modules,workdir=" SYSROOT "/lib/.modules_work") == 0)
+			goto done;
+		log_errno(-errno, "overlay on /lib/modules failed, binding %s instead", c->kver);
+	}
+	char src[512];
+	snprintf(src, sizeof(src), MODULES_MNT "/%s", c->kver);
+	snprintf(path, sizeof(path), SYSROOT "/lib/modules/%s", c->kver);
+	mkdir(path, 0755);
+	if (mount(src, path, NULL, MS_BIND, NULL) < 0)
+		return -errno;
+done:
+	umount2(MODULES_MNT, MNT_DETACH);
+	c->modules_mounted = false;
+	return 0;
+}
+
+int sysroot_finish(struct ctx *c)
+{
+	if (!c->opt.root_ro)
+		return 0;
+	if (mount(NULL, SYSROOT, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,159 @@
+/* The new root is our throw-away copy, so what we change in it dies with the
+ * VM: point its fstab at our devices, tell its udev our devices are set up,
+ * leave the status tool and our state under /run (moved into the new root). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "dm.h"
+#include "fstab.h"
+#include "init.h"
+#include "log.h"
+
+static int write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[512];
+	snprintf(tmp, sizeof(tmp), "%s.qubes-ephemeral.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	int r = 0;
+	if (write(fd, data, len) != (ssize_t)len)
+		r = errno ? -errno : -EIO;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	return r;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf = NULL;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && (buf = malloc(st.st_size + 1))) {
+		ssize_t n = read(fd, buf, st.st_size);
+		*len = n < 0 ? 0 : (size_t)n;
+	}
+	close(fd);
+	return buf;
+}
+
+static int rewrite_fstab(struct ctx *c)
+{
+	char priv_old[64], swap_old[64];
+	size_t len = 0, outlen = 0;
+	char *out = NULL;
+	struct stat st;
+
+	char *in = slurp(SYSROOT "/etc/fstab", &len);
+	if (!in) {
+		log_info("new root has no /etc/fstab; nothing to rewrite");
+		return 0;
+	}
+	snprintf(priv_old, sizeof(priv_old), "/dev/%s", c->opt.disk_private);
+	snprintf(swap_old, sizeof(swap_old), "/dev/%s1", c->opt.disk_volatile);
+	struct fstab_rewrite rw = {
+		.private_old = priv_old,
+		.private_new = "/dev/mapper/" DM_PRIVATE,
+		.swap_old = swap_old,
+		/* no swap slice: comment the entry out so nothing waits for it */
+		.swap_new = c->layout.swap_sectors ? "/dev/mapper/" DM_SWAP : NULL,
+	};
+	int n = fstab_rewrite(in, len, &rw, &out, &outlen);
+	free(in);
+	if (n < 0)
+		return n;
+	int r = 0;
+	if (n > 0) {
+		mode_t mode = stat(SYSROOT "/etc/fstab", &st) == 0 ? (st.st_mode & 07777) : 0644;
+		r = write_file(SYSROOT "/etc/fstab", out, outlen, mode);
+		log_info("fstab: %d entr%s now name the encrypted devices", n, n == 1 ? "y" : "ies");
+	}
+	free(out);
+	return r;
+}
+
+/* udev in the new root sees our devices only through coldplug "add" events,
+ * which its dm rules treat as "not set up by us" (SYSTEMD_READY=0, no
+ * /dev/mapper links) unless its database says otherwise, as it does after a
+ * udev-managed initramfs. So leave that record. The disk-rules flag also
+ * keeps Qubes' block rules from offering these devices to dom0. */
+static int seed_udev_db(struct ctx *c)
+{
+	static const struct { const char *name; bool internal; } devs[] = {
+		{ DM_CRYPT, true }, { DM_META, true }, { DM_DATA, true }, { DM_POOL, true },
+		{ DM_SWAP, false }, { DM_ROOT, false }, { DM_PRIVATE, false },
+	};
+	char path[128], text[512];
+
+	mkdir("/run/udev", 0755);
+	mkdir("/run/udev/data", 0755);
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		dev_t dev;
+		if (dm_devno(c->dm, devs[i].name, &dev) < 0)
+			continue;  /* e.g. no swap */
+		snprintf(path, sizeof(path), "/run/udev/data/b%u:%u", major(dev), minor(dev));
+		int n = snprintf(text, sizeof(text),
+				 "E:DM_UDEV_PRIMARY_SOURCE_FLAG=1\n"
+				 "E:DM_UDEV_RULES_VSN=2\n"
+				 "E:DM_UDEV_DISABLE_DISK_RULES_FLAG=1\n"
+				 "%s"
+				 "E:QUBES_EXPORT_BLOCK_DEVICE=0\n",
+				 devs[i].internal ? "E:DM_UDEV_DISABLE_OTHER_RULES_FLAG=1\n" : "");
+		int r = write_file(path, text, (size_t)n, 0644);
+		if (r < 0)
+			return log_errno(r, "cannot write %s", path);
+	}
+	return 0;
+}
+
+/* The status tool is this very binary under another name. */
+static int install_status_tool(void)
+{
+	size_t len = 0;
+	char *self = slurp("/proc/self/exe", &len);
+	if (!self)
+		return -errno;
+	int r = write_file(STATUS_TOOL, self, len, 0755);
+	free(self);
+	return r;
+}
+
+int newroot_prepare(struct ctx *c)
+{
+	int r;
+	if ((r = rewrite_fstab(c)) < 0)
+		return log_errno(r, "cannot rewrite the new root's /etc/fstab");
+	if ((r = seed_udev_db(c)) < 0)
+		return r;
+	if ((r = install_status_tool()) < 0)
+		log_errno(r, "cannot install " STATUS_TOOL " (status will be unavailable)");
+	return 0;
+}
+
+int write_state(struct ctx *c, const char *mode)
+{
+	char text[1024];
+	const struct layout *l = &c->layout;
+	int n = snprintf(text, sizeof(text),
+			 "mode=%s\n"
+			 "root_origin=%s\nprivate_origin=%s\nvolatile=%s\n"
+			 "root_was_writable=%s\nprivate_was_writable=%s\n"
+			 "sector_size=%u\nswap_bytes=%llu\npool_data_bytes=%llu\npool_block_bytes=%u\n",
+			 mode, c->root.name, c->private_.name, c->volatile_.name,
+			 c->root.was_writable ? "yes" : "no", c->private_.was_writable ? "yes" : "no",
+			 c->sector_size, (unsigned long long)(l->swap_sectors * SECTOR_BYTES),
+			 (unsigned long long)(l->data_sectors * SECTOR_BYTES), l->block_sectors * SECTOR_BYTES);
+	return write_file(STATE_FILE, text, (size_t)n, 0644);
+}

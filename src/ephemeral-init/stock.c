@@ -1,0 +1,108 @@
+/* Stock mode: what Qubes' own initramfs (dracut/simple/init.sh) does, for a
+ * qube that boots this initramfs without qubes.ephemeral=1.
+ *   read-only root: volatile = [1 MiB gap][1 GiB swap][COW], dmroot = snapshot
+ *   writable root:  volatile = [1 MiB gap][1 GiB swap][spare], dmroot -> root */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dm.h"
+#include "init.h"
+#include "log.h"
+#include "mbr.h"
+
+#define STOCK_SWAP_SECTORS (UINT64_C(1) << 21)  /* 1 GiB, as the stock init */
+
+/* partition device name: vdc -> vdc1, nvme0n1 -> nvme0n1p1 */
+static void part_name(const char *disk, unsigned n, char *out, size_t len)
+{
+	size_t l = strlen(disk);
+	bool digit = l && disk[l - 1] >= '0' && disk[l - 1] <= '9';
+	snprintf(out, len, "%s%s%u", disk, digit ? "p" : "", n);
+}
+
+static int partition_volatile(struct ctx *c, unsigned second)
+{
+	struct mbr m;
+	uint32_t id = 0;
+	char path[128];
+	int r;
+
+	getrandom(&id, sizeof(id), 0);
+	if ((r = mbr_build_volatile(&m, c->volatile_.bytes / SECTOR_BYTES, STOCK_SWAP_SECTORS, second, id)) < 0) {
+		if (r == -ENOSPC)
+			log_info("volatile disk smaller than 1 GiB swap, cannot continue");
+		return r;
+	}
+	snprintf(path, sizeof(path), "/dev/%s", c->volatile_.name);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = 0;
+	if (pwrite(fd, &m, sizeof(m), 0) != (ssize_t)sizeof(m) || fsync(fd) < 0 ||
+	    ioctl(fd, BLKRRPART) < 0)
+		r = -errno;
+	close(fd);
+	if (r < 0)
+		return log_errno(r, "cannot partition volatile disk %s", path);
+
+	char swap[64];
+	part_name(c->volatile_.name, 1, swap, sizeof(swap));
+	if ((r = wait_disk(c, swap, c->opt.timeout_s, true)) < 0)
+		return log_errno(r, "partition /dev/%s did not appear", swap);
+	snprintf(path, sizeof(path), "/dev/%s", swap);
+	/* the template's dev-xvdc1-swap.service does the swapon */
+	return swap_format(path, STOCK_SWAP_SECTORS * SECTOR_BYTES);
+}
+
+int stock_setup(struct ctx *c)
+{
+	char part[CMDLINE_DISK_NAME_MAX + 8], cow[64], params[256], org[32], cw[32];
+	struct disk cowd;
+	dev_t dev;
+	int r;
+
+	if ((r = wait_disk(c, c->opt.disk_root, c->opt.timeout_s, true)) < 0)
+		return log_errno(r, "root disk /dev/%s did not appear", c->opt.disk_root);
+	if ((r = find_root_partition(c->opt.disk_root, part, sizeof(part))) < 0 ||
+	    (r = disk_probe(&c->root, part)) < 0)
+		return log_errno(r, "cannot open the root partition of /dev/%s", c->opt.disk_root);
+	if ((r = wait_disk(c, c->opt.disk_volatile, c->opt.timeout_s, true)) < 0 ||
+	    (r = disk_probe(&c->volatile_, c->opt.disk_volatile)) < 0)
+		return log_errno(r, "volatile disk /dev/%s is missing", c->opt.disk_volatile);
+
+	mkdir("/dev/mapper", 0755);
+	if (c->root.was_writable) {
+		log_info("R/W setup for a template: root used directly");
+		if ((r = partition_volatile(c, 3)) < 0)
+			return r;
+		snprintf(params, sizeof(params), "../%s", part);
+		unlink("/dev/mapper/" DM_ROOT);
+		return symlink(params, "/dev/mapper/" DM_ROOT) < 0 ? -errno : 0;
+	}
+	log_info("COW setup: root snapshot on the volatile disk");
+	if ((r = partition_volatile(c, 2)) < 0)
+		return r;
+	part_name(c->volatile_.name, 2, cow, sizeof(cow));
+	if ((r = wait_disk(c, cow, c->opt.timeout_s, true)) < 0 || (r = disk_probe(&cowd, cow)) < 0)
+		return log_errno(r, "partition /dev/%s did not appear", cow);
+	if ((r = load_module(c, "dm-snapshot", true)) < 0)
+		return r;
+	if ((c->dm = dm_open_control()) < 0)
+		return log_errno(c->dm, "cannot open /dev/mapper/control");
+	devname_of(c->root.dev, org, sizeof(org));
+	devname_of(cowd.dev, cw, sizeof(cw));
+	table_snapshot(params, sizeof(params), org, cw);
+	struct dm_target t = { 0, c->root.bytes / SECTOR_BYTES, "snapshot", params };
+	if ((r = dm_create(c->dm, DM_ROOT, NULL, &dev)) < 0 ||
+	    (r = dm_load(c->dm, DM_ROOT, &t, 1, false, false)) < 0 ||
+	    (r = dm_resume(c->dm, DM_ROOT)) < 0 || (r = dm_make_node(DM_ROOT, dev)) < 0)
+		return log_errno(r, "cannot create dmroot");
+	return 0;
+}

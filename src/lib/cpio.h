@@ -1,0 +1,41 @@
+/* A writer for the "newc" cpio format the kernel unpacks as initramfs
+ * (magic 070701, ASCII hex header fields, name and data padded to 4 bytes). */
+#pragma once
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct cpio_newc_header {
+	char magic[6];     /* "070701" */
+	char ino[8];
+	char mode[8];
+	char uid[8];
+	char gid[8];
+	char nlink[8];
+	char mtime[8];
+	char filesize[8];
+	char devmajor[8];
+	char devminor[8];
+	char rdevmajor[8];
+	char rdevminor[8];
+	char namesize[8];  /* including the trailing NUL */
+	char check[8];     /* 0 for newc */
+} __attribute__((packed));
+static_assert(sizeof(struct cpio_newc_header) == 110, "newc header is 110 bytes");
+
+struct cpio_writer {
+	FILE *f;
+	uint32_t next_ino;
+	uint64_t written;   /* bytes so far, for padding */
+	int error;          /* first negative errno seen, sticky */
+};
+
+/* Entries carry uid/gid 0 and mtime 0 so the output is reproducible. */
+void cpio_init(struct cpio_writer *w, FILE *f);
+int cpio_add_dir(struct cpio_writer *w, const char *name, unsigned mode);
+int cpio_add_file(struct cpio_writer *w, const char *name, unsigned mode,
+		  const void *data, size_t len);
+int cpio_add_symlink(struct cpio_writer *w, const char *name, const char *target);
+/* Writes the TRAILER!!! entry and pads the archive to a multiple of 512 bytes. */
+int cpio_finish(struct cpio_writer *w);

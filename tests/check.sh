@@ -1,0 +1,33 @@
+#!/bin/bash
+# `make check`: unit tests (ASan+UBSan), a short fuzz smoke run, then the QEMU
+# end-to-end scenarios. Ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+passed=0 failed=0
+count() { # $1 = output of a part; adds its "N passed, N failed" line
+	local line; line=$(grep -E '[0-9]+ passed, [0-9]+ failed' <<<"$1" | tail -1)
+	local p f
+	p=$(sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/' <<<"$line"); f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
+}
+
+echo "== unit tests"
+out=$(tests/run-unit.sh "$@" 2>&1); echo "$out" | grep -vE '^\[ *(RUN|OK) *\]'
+count "$out"
+
+echo "== fuzz smoke (each target briefly, must not crash)"
+if out=$(make -s fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10} 2>&1); then
+	echo "$out"; echo "fuzz: 1 passed, 0 failed"; passed=$((passed + 1))
+else
+	echo "$out"; echo "fuzz: 0 passed, 1 failed"; failed=$((failed + 1))
+fi
+
+echo "== QEMU end-to-end scenarios"
+out=$(tests/vm/run.sh all 2>&1); rc=$?
+echo "$out"
+vp=$(grep -c '^RESULT .*pass=yes' <<<"$out"); vf=$(grep -c '^RESULT .*pass=no' <<<"$out")
+[ $rc -ne 0 ] && [ "$vf" -eq 0 ] && vf=1
+passed=$((passed + vp)); failed=$((failed + vf))
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
