@@ -7,7 +7,7 @@ passed=0 failed=0
 count() { # $1 = output of a part; adds its "N passed, N failed" line
 	local line; line=$(grep -E '[0-9]+ passed, [0-9]+ failed' <<<"$1" | tail -1)
 	local p f
-	p=$(sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/' <<<"$line"); f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+'); f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
 	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
 }
 
