@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-	build-essential musl-tools linux-libc-dev libcmocka-dev clang
+	build-essential make musl-tools linux-libc-dev libcmocka-dev clang
 	qemu-system-x86 busybox-static cpio e2fsprogs fdisk kmod
 	gzip zstd xz-utils
 )
