@@ -74,7 +74,7 @@ int load_module(struct ctx *c, const char *name, bool required);
 int modules_use_disk(struct ctx *c);
 
 /* keyring.c */
-int key_load(bool fail_inject);
+int key_load(bool fail_inject, bool report_hash);
 void key_forget(int key_id);
 
 /* stack.c: the ephemeral storage stack */

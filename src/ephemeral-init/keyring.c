@@ -16,6 +16,7 @@
 
 #include "init.h"
 #include "log.h"
+#include "sha256.h"
 
 static long sys_add_key(const char *type, const char *desc, const void *payload,
 			size_t len, int32_t keyring)
@@ -29,7 +30,7 @@ static long sys_keyctl(int cmd, unsigned long a, unsigned long b)
 }
 
 /* Returns the key's serial (> 0) or a negative errno. */
-int key_load(bool fail_inject)
+int key_load(bool fail_inject, bool report_hash)
 {
 	static uint8_t key[KEY_BYTES] __attribute__((aligned(64)));
 	int r;
@@ -48,6 +49,17 @@ int key_load(bool fail_inject)
 			return log_errno(r, "getrandom failed");
 		}
 		got += (size_t)n;
+	}
+	if (report_hash) {
+		/* test builds only: a fingerprint lets a memory dump be searched
+		 * for the key without the key itself ever being printed */
+		uint8_t d[32];
+		char hex[65];
+		sha256(key, sizeof(key), d);
+		for (int i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", d[i]);
+		log_info("TEST keyhash=%s", hex);
+		explicit_bzero(d, sizeof(d));
 	}
 	if (fail_inject) {
 		explicit_bzero(key, sizeof(key));

@@ -74,7 +74,7 @@ static int build_crypt(struct ctx *c, dev_t *crypt)
 		table_linear(params, sizeof(params), vol, 0);
 		return create_device(c, DM_CRYPT, "linear", c->layout.crypt_sectors, params, false, crypt);
 	}
-	int key = key_load(c->opt.test_fail == FAIL_KEY);
+	int key = key_load(c->opt.test_fail == FAIL_KEY, c->opt.test_keyhash);
 	if (key < 0)
 		return key;
 	if ((r = table_crypt(params, sizeof(params), KEY_DESC, KEY_BYTES, vol, c->sector_size)) < 0 ||
