@@ -14,6 +14,10 @@ LIB_HDR := $(wildcard src/lib/*.h)
 INIT_SRC := $(sort $(wildcard src/ephemeral-init/*.c))
 INIT_HDR := $(wildcard src/ephemeral-init/*.h)
 APPEND_SRC := $(sort $(wildcard src/initramfs-append/*.c))
+QVM_SRC := $(sort $(wildcard src/qvm-ephemeral/*.c))
+QVM_HDR := $(wildcard src/qvm-ephemeral/*.h)
+# everything of qvm-ephemeral but its main(), for unit tests
+QVM_LIB_SRC := $(filter-out src/qvm-ephemeral/main.c,$(QVM_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -27,7 +31,7 @@ HOST_CFLAGS := $(WARN) -O2 -g $(INC)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all check unit vm fuzz demo install clean
-all: $(B)/ephemeral-init $(B)/ephemeral-init-test $(B)/initramfs-append
+all: $(B)/ephemeral-init $(B)/ephemeral-init-test $(B)/initramfs-append $(if $(QVM_SRC),$(B)/qvm-ephemeral)
 
 $(B)/musl-include:
 	mkdir -p $@
@@ -47,11 +51,16 @@ $(B)/initramfs-append: $(APPEND_SRC) $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(B)
 	$(CC) $(HOST_CFLAGS) -o $@ $(APPEND_SRC) $(LIB_SRC)
 
+# The dom0 tool (runs in dom0, dynamically linked against libc only).
+$(B)/qvm-ephemeral: $(QVM_SRC) $(QVM_HDR) $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(B)
+	$(CC) $(HOST_CFLAGS) -Isrc/qvm-ephemeral -o $@ $(QVM_SRC) $(LIB_SRC)
+
 # Unit tests: each tests/unit/test_X.c is its own cmocka program, built with
 # ASan + UBSan against the library sources.
-$(B)/tests/%: tests/unit/%.c $(LIB_SRC) $(LIB_HDR)
+$(B)/tests/%: tests/unit/%.c $(LIB_SRC) $(LIB_HDR) $(QVM_LIB_SRC) $(QVM_HDR)
 	@mkdir -p $(B)/tests
-	$(CC) $(HOST_CFLAGS) $(SAN) -o $@ $< $(LIB_SRC) -lcmocka
+	$(CC) $(HOST_CFLAGS) $(SAN) -Isrc/qvm-ephemeral -o $@ $< $(LIB_SRC) $(QVM_LIB_SRC) -lcmocka
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)

@@ -22,6 +22,15 @@ else
 	echo "$out"; echo "fuzz: 0 passed, 1 failed"; failed=$((failed + 1))
 fi
 
+# dom0 tool tests (fixture kernel folders, fake qubesd): each script under
+# tests/dom0/ ends with "N passed, N failed"
+for t in tests/dom0/*.sh; do
+	[ -x "$t" ] || continue
+	echo "== $t"
+	out=$("$t" 2>&1); echo "$out"
+	count "$out"
+done
+
 echo "== QEMU end-to-end scenarios"
 out=$(tests/vm/run.sh all 2>&1); rc=$?
 echo "$out"
