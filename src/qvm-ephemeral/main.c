@@ -1,0 +1,78 @@
+/* qvm-ephemeral: make qubes fully ephemeral (dom0 side).
+ *
+ * Exit codes: 0 success; 1 the command failed or refused something (the
+ * reason is printed); 2 usage error. */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "qvm.h"
+
+int qvm_verbose, qvm_quiet;
+
+/* Subcommands are linked in as their files land; a missing one is reported,
+ * never silently skipped. */
+#pragma weak cmd_kernel
+#pragma weak cmd_enable
+#pragma weak cmd_disable
+#pragma weak cmd_status
+#pragma weak cmd_apply
+#pragma weak cmd_watch
+#pragma weak cmd_verify
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *help;
+} commands[] = {
+	{ "kernel", cmd_kernel, "kernel add VER | sync | list: ephemeral kernel variants" },
+	{ "enable", cmd_enable, "enable [--dom0-crypt] [--all-disposables] [--exclude VM]... VM...: make qubes ephemeral" },
+	{ "disable", cmd_disable, "disable [--force] VM...: restore exactly what enable changed" },
+	{ "status", cmd_status, "status [--format table|json] [VM...]: verdict per qube" },
+	{ "apply", cmd_apply, "apply: re-apply every recorded qube (fixes drift)" },
+	{ "watch", cmd_watch, "watch: service that keeps the policy across qubesd restarts and new disposables" },
+	{ "verify", cmd_verify, "verify VM: check a running qube from inside through qrexec" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: qvm-ephemeral [-v|-q] COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %s\n", commands[i].help);
+	fprintf(f, "\nexit codes: 0 success, 1 failed or refused (reason printed), 2 usage error\n");
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	log_prog = "qvm-ephemeral";
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+			qvm_verbose = 1;
+		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			qvm_quiet = 1;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "qvm-ephemeral: unknown option %s; see qvm-ephemeral --help\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(argv[i], commands[c].name) != 0)
+			continue;
+		if (!commands[c].fn) {
+			fprintf(stderr, "qvm-ephemeral: command %s is not built into this binary\n", argv[i]);
+			return EXIT_FAIL;
+		}
+		return commands[c].fn(argc - i, argv + i);
+	}
+	fprintf(stderr, "qvm-ephemeral: unknown command %s; see qvm-ephemeral --help\n", argv[i]);
+	return EXIT_USAGE;
+}

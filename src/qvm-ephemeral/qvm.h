@@ -1,0 +1,19 @@
+/* qvm-ephemeral: the dom0 tool. Each subcommand lives in its own file and
+ * is reached from main.c's table. Exit codes are documented in main.c. */
+#pragma once
+
+#define EXIT_OK 0
+#define EXIT_FAIL 1      /* the command ran and something failed / refused */
+#define EXIT_USAGE 2     /* bad command line */
+
+/* Global flags set by main() from -v / -q before the subcommand runs. */
+extern int qvm_verbose;  /* 0 normal, 1 -v */
+extern int qvm_quiet;    /* 1 with -q */
+
+int cmd_kernel(int argc, char **argv);   /* kernel.c: kernel add|sync|list */
+int cmd_enable(int argc, char **argv);
+int cmd_disable(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
