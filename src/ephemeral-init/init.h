@@ -90,6 +90,7 @@ int stock_setup(struct ctx *c);
 /* newroot.c: edits inside the new (throw-away) root, state for the status tool */
 int newroot_prepare(struct ctx *c);
 int write_state(struct ctx *c, const char *mode);
+int install_status_tool(void);
 
 /* switch_root.c */
 _Noreturn void switch_root_exec(const char *newroot, const char *init);

@@ -187,6 +187,9 @@ int main(int argc, char **argv)
 	else
 		boot_stock(&c);
 
+	/* both modes: `ephemeral-status` must be able to say "not ephemeral" too */
+	if ((r = install_status_tool()) < 0)
+		log_errno(r, "cannot install " STATUS_TOOL " (status will be unavailable)");
 	if ((r = overlay_modules(&c)) < 0)
 		fatal("cannot provide /lib/modules from the modules disk: %s", strerror(-r));
 	if ((r = sysroot_finish(&c)) < 0)

@@ -119,7 +119,7 @@ static int seed_udev_db(struct ctx *c)
 }
 
 /* The status tool is this very binary under another name. */
-static int install_status_tool(void)
+int install_status_tool(void)
 {
 	size_t len = 0;
 	char *self = slurp("/proc/self/exe", &len);
@@ -135,11 +135,7 @@ int newroot_prepare(struct ctx *c)
 	int r;
 	if ((r = rewrite_fstab(c)) < 0)
 		return log_errno(r, "cannot rewrite the new root's /etc/fstab");
-	if ((r = seed_udev_db(c)) < 0)
-		return r;
-	if ((r = install_status_tool()) < 0)
-		log_errno(r, "cannot install " STATUS_TOOL " (status will be unavailable)");
-	return 0;
+	return seed_udev_db(c);
 }
 
 int write_state(struct ctx *c, const char *mode)
