@@ -54,14 +54,18 @@ struct options {
 
 /* Fills *o with defaults, then applies every option of the command line
  * (the text of /proc/cmdline; a trailing newline is fine). Words may be
- * quoted as the kernel allows: name="value with spaces".
+ * quoted as the kernel allows: name="value with spaces" (all double quotes
+ * are removed). As for the kernel, words after a bare "--" are init's
+ * arguments, not options, and are not looked at.
  * Returns 0, or -EINVAL with a one-line message in err (what was wrong and
- * what to write instead) for an unknown or malformed qubes.ephemeral* option.
- * Other options are ignored. */
+ * what to write instead) for an unknown or malformed qubes.ephemeral* option,
+ * an init=, rootfstype= or rootflags= value too long for its field, or an
+ * empty init=. Other options are ignored. err may be NULL. */
 int cmdline_parse(const char *cmdline, struct options *o, char *err, size_t errlen);
 
-/* Parses SIZE as for qubes.ephemeral.swap (digits, optional K/M/G/T suffix,
- * optional trailing "iB"/"B" not allowed: keep it simple). -EINVAL on junk or overflow. */
+/* Parses SIZE as for qubes.ephemeral.swap: digits, then optionally one of
+ * K/M/G/T (either case, binary); no "B"/"iB", no sign or blanks. *bytes is
+ * set only on success. -EINVAL on junk or overflow. */
 int parse_size(const char *s, uint64_t *bytes);
 
 /* Name of a fault step for messages ("key", "crypt", ...). */

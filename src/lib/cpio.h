@@ -31,7 +31,11 @@ struct cpio_writer {
 	int error;          /* first negative errno seen, sticky */
 };
 
-/* Entries carry uid/gid 0 and mtime 0 so the output is reproducible. */
+/* Entries carry uid/gid 0 and mtime 0 so the output is reproducible.
+ * Padding counts from cpio_init(), so start the writer at a 4-byte (better:
+ * 512-byte) aligned offset of the file. Names must be non-empty and shorter
+ * than 4096 bytes, data at most 4 GiB - 1. Every error, bad arguments
+ * included, sticks: later calls return it and write nothing. */
 void cpio_init(struct cpio_writer *w, FILE *f);
 int cpio_add_dir(struct cpio_writer *w, const char *name, unsigned mode);
 int cpio_add_file(struct cpio_writer *w, const char *name, unsigned mode,

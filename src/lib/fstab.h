@@ -16,7 +16,10 @@ struct fstab_rewrite {
  * with private_new; a line whose first field equals swap_old and whose third
  * field is "swap" gets swap_new (or is prefixed with "# qubes-ephemeral: "
  * when swap_new is NULL). Every other byte is kept as it was: comments, blank
- * lines, spacing, other entries. Fields are separated by spaces/tabs.
+ * lines, spacing, other entries. Fields are separated by spaces/tabs (and a
+ * CR, so CRLF lines match; the CR is kept). Comment lines (first field
+ * starting with '#') never match; a NULL or empty *_old matches nothing.
+ * The output is NUL-terminated (the NUL not counted in *outlen).
  * Returns the number of lines changed (>= 0) or -ENOMEM. */
 int fstab_rewrite(const char *in, size_t len, const struct fstab_rewrite *rw,
 		  char **out, size_t *outlen);

@@ -25,8 +25,9 @@ static_assert(offsetof(struct swap_header_v1, volume_name) == 1052, "swap header
 
 /* Fills page (page_size bytes, page_size >= 4096) with a swap header for an
  * area of area_bytes bytes: zeroes it, sets version 1, last_page =
- * area_bytes/page_size - 1, the uuid and label (may be NULL; at most 15
- * chars kept), and the signature at the page end.
+ * area_bytes/page_size - 1, the uuid and label (either may be NULL = zeroes;
+ * at most 15 label chars kept), and the signature at the page end. Fields are
+ * in native byte order, as mkswap writes them.
  * Returns 0, or -EINVAL if the area holds fewer than 10 pages or more
  * pages than fit in 32 bits, or page_size is not a power of two >= 4096. */
 int swap_header_build(void *page, size_t page_size, uint64_t area_bytes,
