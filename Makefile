@@ -25,7 +25,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
 # The guest binary: static, musl, small. Kernel UAPI headers come from the
 # host's linux-libc-dev through a folder of links (musl ships none).
-GUEST_CFLAGS := $(WARN) -Os -flto -static -ffunction-sections -fdata-sections \
+GUEST_CFLAGS := $(WARN) -Os -flto -fno-asynchronous-unwind-tables -fno-unwind-tables -static -ffunction-sections -fdata-sections \
 	-Wl,--gc-sections -s -I$(B)/musl-include $(INC) -Isrc/ephemeral-init
 HOST_CFLAGS := $(WARN) -O2 -g $(INC)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -130,11 +130,30 @@ int install_status_tool(void)
 	return r;
 }
 
+/* The template's own scripts name the private disk directly (Qubes'
+ * setup-rwdev.sh runs blkid, mkfs.ext4 on a blank volume, fsck.ext4; setup-rw.sh
+ * runs resize2fs). Pointed at the read-only origin they fail, and on a blank
+ * private the qube would come up without /rw. So inside an ephemeral qube
+ * /dev/xvdb names the encrypted throw-away copy; the origin stays reachable
+ * through the thin device only, and under /sys/class/block. */
+static int redirect_private_name(struct ctx *c)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/dev/%s", c->opt.disk_private);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	if (symlink("mapper/" DM_PRIVATE, path) < 0)
+		return -errno;
+	return 0;
+}
+
 int newroot_prepare(struct ctx *c)
 {
 	int r;
 	if ((r = rewrite_fstab(c)) < 0)
 		return log_errno(r, "cannot rewrite the new root's /etc/fstab");
+	if ((r = redirect_private_name(c)) < 0)
+		return log_errno(r, "cannot point /dev/%s at the encrypted private device", c->opt.disk_private);
 	return seed_udev_db(c);
 }
 

@@ -3,11 +3,9 @@
  * 1 = not (reason printed), 2 = cannot tell (e.g. not root). */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -46,18 +44,20 @@ static void read_state(void)
 	fclose(f);
 }
 
-/* 1 read-only, 0 writable, <0 cannot tell */
+/* 1 read-only, 0 writable, <0 cannot tell. From sysfs, which reflects
+ * BLKROSET too: /dev/PRIVATE itself names the encrypted copy in the VM. */
 static int is_readonly(const char *name)
 {
 	char path[128];
-	int ro = 0;
-	snprintf(path, sizeof(path), "/dev/%s", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	int ro = -1;
+	snprintf(path, sizeof(path), "/sys/class/block/%s/ro", name);
+	FILE *f = fopen(path, "re");
+	if (!f)
 		return -errno;
-	int r = ioctl(fd, BLKROGET, &ro) < 0 ? -errno : ro != 0;
-	close(fd);
-	return r;
+	if (fscanf(f, "%d", &ro) != 1)
+		ro = -1;
+	fclose(f);
+	return ro < 0 ? -EINVAL : ro != 0;
 }
 
 static bool key_in_proc_keys(void)

@@ -44,12 +44,8 @@ static void remove_tree(int dirfd, dev_t dev)
 _Noreturn void switch_root_exec(const char *newroot, const char *init)
 {
 	static const char *const api[] = { "/dev", "/proc", "/sys", "/run" };
-	char target[256], check[512];
+	char target[256];
 	struct stat rootst;
-
-	snprintf(check, sizeof(check), "%s%s", newroot, init);
-	if (access(check, X_OK) < 0)
-		fatal("init %s not found or not executable in the new root (set init= on the kernel command line)", init);
 
 	for (size_t i = 0; i < sizeof(api) / sizeof(api[0]); i++) {
 		snprintf(target, sizeof(target), "%s%s", newroot, api[i]);
@@ -70,6 +66,9 @@ _Noreturn void switch_root_exec(const char *newroot, const char *init)
 		fatal("cannot move %s to /: %s", newroot, strerror(errno));
 	if (chroot(".") < 0 || chdir("/") < 0)
 		fatal("cannot chroot into the new root: %s", strerror(errno));
+	/* checked only now: init is usually a symlink that must resolve in the new root */
+	if (access(init, X_OK) < 0)
+		fatal("init %s not found or not executable in the new root (set init= on the kernel command line)", init);
 	execl(init, init, (char *)NULL);
 	fatal("cannot execute %s: %s", init, strerror(errno));
 }

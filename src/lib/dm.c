@@ -233,12 +233,15 @@ int dm_exists(int ctl, const char *name)
 
 int dm_make_node(const char *name, dev_t dev)
 {
-	char path[sizeof("/dev/mapper/") + DM_NAME_LEN_MAX];
+	char path[sizeof("/dev/mapper/") + DM_NAME_LEN_MAX], target[32];
 
+	/* devtmpfs made /dev/dm-MINOR; link to it as udev would, so the udev of
+	 * the new root finds its own kind of entry and simply keeps it */
 	snprintf(path, sizeof(path), "/dev/mapper/%s", name);
+	snprintf(target, sizeof(target), "../dm-%u", minor(dev));
 	mkdir("/dev/mapper", 0755);
 	unlink(path);
-	if (mknod(path, S_IFBLK | 0600, dev) < 0)
+	if (symlink(target, path) < 0)
 		return -errno;
 	return 0;
 }

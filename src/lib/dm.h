@@ -44,5 +44,5 @@ int dm_exists(int ctl, const char *name);
 /* dev_t of an existing device. */
 int dm_devno(int ctl, const char *name, dev_t *dev);
 
-/* mknod /dev/mapper/NAME for dev (replacing a stale node). */
+/* /dev/mapper/NAME -> ../dm-MINOR (replacing a stale entry). */
 int dm_make_node(const char *name, dev_t dev);
