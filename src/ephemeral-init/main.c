@@ -88,6 +88,9 @@ static void lock_origins(struct ctx *c)
 	char part[CMDLINE_DISK_NAME_MAX + 8];
 	int r;
 
+	if (c->opt.test_fail == FAIL_READONLY)
+		fatal("cannot set root origin /dev/%s read-only: injected failure "
+		      "(qubes.ephemeral.test.fail=readonly)", c->opt.disk_root);
 	if ((r = find_root_partition(c->opt.disk_root, part, sizeof(part))) < 0)
 		fatal("cannot find the root partition on /dev/%s: %s", c->opt.disk_root, strerror(-r));
 	struct disk whole;

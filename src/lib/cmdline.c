@@ -16,6 +16,7 @@ static const char known_list[] =
 
 static const char *const fail_names[] = {
 	[FAIL_NONE] = "none",
+	[FAIL_READONLY] = "readonly",
 	[FAIL_KEY] = "key",
 	[FAIL_CRYPT] = "crypt",
 	[FAIL_POOL] = "pool",
@@ -252,7 +253,7 @@ static int apply_ours(const char *word, size_t len, struct options *o, char *err
 		o->test_any = true;
 		r = cut ? -EINVAL : parse_bool(v, &o->test_keyhash);
 	} else if (IS(PREFIX ".test.fail")) {
-		hint = "use one of key, crypt, pool, thin, swapon, mount, switch_root";
+		hint = "use one of readonly, key, crypt, pool, thin, swapon, mount, switch_root";
 		o->test_any = true;
 		r = cut ? -EINVAL : parse_fail(v, &o->test_fail);
 	} else {

@@ -14,6 +14,7 @@
 /* Fault-injection points (test builds only; see qubes.ephemeral.test.fail). */
 enum fail_step {
 	FAIL_NONE = 0,
+	FAIL_READONLY,   /* setting an origin read-only (BLKROSET) */
 	FAIL_KEY,        /* loading the key into the keyring */
 	FAIL_CRYPT,      /* loading the dm-crypt table */
 	FAIL_POOL,       /* loading the thin-pool table */
@@ -49,7 +50,7 @@ struct options {
 	bool test_any;          /* any qubes.ephemeral.test.* was given */
 	bool test_plain;        /* qubes.ephemeral.test.plain=1: linear instead of crypt */
 	bool test_keyhash;      /* qubes.ephemeral.test.keyhash=1: print sha256 of key */
-	enum fail_step test_fail; /* qubes.ephemeral.test.fail=key|crypt|pool|thin|swapon|mount|switch_root */
+	enum fail_step test_fail; /* qubes.ephemeral.test.fail=readonly|key|crypt|pool|thin|swapon|mount|switch_root */
 };
 
 /* Fills *o with defaults, then applies every option of the command line

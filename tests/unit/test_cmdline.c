@@ -202,7 +202,7 @@ static void test_options(void **state)
 	assert_true(o.test_keyhash);
 
 	static const struct { const char *word; enum fail_step step; } steps[] = {
-		{ "key", FAIL_KEY }, { "crypt", FAIL_CRYPT }, { "pool", FAIL_POOL },
+		{ "readonly", FAIL_READONLY }, { "key", FAIL_KEY }, { "crypt", FAIL_CRYPT }, { "pool", FAIL_POOL },
 		{ "thin", FAIL_THIN }, { "swapon", FAIL_SWAPON }, { "mount", FAIL_MOUNT },
 		{ "switch_root", FAIL_SWITCH_ROOT },
 	};
@@ -214,7 +214,7 @@ static void test_options(void **state)
 		assert_int_equal(o.test_fail, steps[i].step);
 		assert_string_equal(fail_step_name(steps[i].step), steps[i].word);
 	}
-	assert_refused("qubes.ephemeral.test.fail=none", "use one of key, crypt");
+	assert_refused("qubes.ephemeral.test.fail=none", "use one of readonly, key, crypt");
 	assert_refused("qubes.ephemeral.test.fail=KEY", "use one of");
 	assert_refused("qubes.ephemeral.test.plain=on", "use 0 or 1");
 	assert_refused("qubes.ephemeral.test.keyhash=", "use 0 or 1");
