@@ -1,0 +1,403 @@
+/* Judge, make ephemeral, apply (see engine.h). */
+#include "engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "qubesd.h"
+#include "qvm.h"
+
+#if __has_include("kernel.h")
+#include "kernel.h"
+#endif
+/* kernel.c (issue 4) provides it; a build without it still runs when the
+ * variant already exists. */
+int kernel_variant_ensure(const char *kernels_dir, const char *ver, char *variant_name, size_t len)
+	__attribute__((weak));
+
+const char *kernels_dir(void)
+{
+	const char *d = getenv("QUBES_VM_KERNELS_DIR");
+	return d && *d ? d : KERNELS_DIR_DEFAULT;
+}
+
+static bool has_class(const struct qube *q, const char *k)
+{
+	return !strcmp(q->klass, k);
+}
+
+int qube_refusal(const struct qube *q, char *why, size_t n)
+{
+	if (has_class(q, "AdminVM"))
+		return snprintf(why, n, "dom0 (AdminVM) is not a qube that can be made ephemeral"), 1;
+	if (has_class(q, "TemplateVM"))
+		return snprintf(why, n, "TemplateVM: its root must keep installed software; enable the qubes based on it"), 1;
+	if (!has_class(q, "AppVM") && !has_class(q, "DispVM") && !has_class(q, "StandaloneVM"))
+		return snprintf(why, n, "class %s is not supported", q->klass), 1;
+	if (!qube_is_halted(q))
+		return snprintf(why, n, "%s: shut it down first (qvm-shutdown --wait %s)",
+				q->state[0] ? q->state : "not halted", q->name), 1;
+	if (!q->root.present || !q->private.present || !q->volatile_.present)
+		return snprintf(why, n, "has no root, private or volatile volume"), 1;
+	if (!q->kernel.value[0]) {
+		bool hvm = !strcmp(q->virt_mode.value, "hvm");
+		return snprintf(why, n, "%s boots its own kernel (kernel property is empty): use the in-VM kernel hook "
+			        "(see qvm-ephemeral(1), IN-VM KERNELS) or set a dom0 kernel",
+				hvm ? "HVM" : "qube"), 1;
+	}
+	return 0;
+}
+
+void record_from_qube(const struct qube *q, bool dom0_crypt, struct record *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->root_rw = q->root.rw;
+	rec->private_rw = q->private.rw;
+	rec->volatile_ephemeral = dom0_crypt ? q->volatile_.ephemeral : -1;
+	rec->kernel.was_default = q->kernel.is_default;
+	snprintf(rec->kernel.value, sizeof(rec->kernel.value), "%s", q->kernel.value);
+	rec->kernelopts.was_default = q->kernelopts.is_default;
+	snprintf(rec->kernelopts.value, sizeof(rec->kernelopts.value), "%s", q->kernelopts.value);
+	rec->dom0_crypt = dom0_crypt;
+}
+
+void observe(const struct qube *q, struct observed *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->root_rw = q->root.present ? q->root.rw : true;
+	o->private_rw = q->private.present ? q->private.rw : true;
+	o->volatile_ephemeral = q->volatile_.present && q->volatile_.ephemeral;
+	o->kernel_variant = kernel_is_variant(q->kernel.value);
+	o->kernel_missing = o->kernel_variant && !kernel_pool_has(q->kernel.value);
+	o->flag = kopts_has_flag(q->kernelopts.value);
+}
+
+/* --- kernel variants --- */
+
+static char ensured[8][PROP_MAX];
+static size_t nensured;
+
+static int ensure_variant(const char *base, char *variant, size_t n)
+{
+	char want[PROP_MAX];
+	struct stat st;
+	char path[4096];
+
+	if (kernel_variant_of(base, want, sizeof(want)) < 0) {
+		fprintf(stderr, "qvm-ephemeral: invalid kernel name %s\n", base);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < nensured; i++)
+		if (!strcmp(ensured[i], want))
+			return snprintf(variant, n, "%s", want) < 0 ? -EINVAL : 0;
+	if (qubesd_via_qrexec()) {
+		if (!kernel_pool_has(want)) {
+			fprintf(stderr, "qvm-ephemeral: kernel variant %s is not in dom0's linux-kernel pool; "
+				"run `qvm-ephemeral kernel add %.*s` in dom0\n", want,
+				(int)(strlen(want) - strlen(VARIANT_SUFFIX)), want);
+			return -ENOENT;
+		}
+	} else if (kernel_variant_ensure) {
+		char ver[PROP_MAX];
+		snprintf(ver, sizeof(ver), "%.*s", (int)(strlen(want) - strlen(VARIANT_SUFFIX)), want);
+		int r = kernel_variant_ensure(kernels_dir(), ver, want, sizeof(want));
+		if (r < 0) {
+			fprintf(stderr, "qvm-ephemeral: cannot make the kernel variant of %s in %s\n", ver, kernels_dir());
+			return r;
+		}
+		kernel_pool_forget();
+	} else {
+		snprintf(path, sizeof(path), "%s/%s/vmlinuz", kernels_dir(), want);
+		if (stat(path, &st) < 0) {
+			fprintf(stderr, "qvm-ephemeral: kernel variant %s does not exist (%s) and this build cannot make it "
+				"(no `kernel` command linked in)\n", want, path);
+			return -ENOENT;
+		}
+	}
+	if (nensured < sizeof(ensured) / sizeof(ensured[0]))
+		snprintf(ensured[nensured++], PROP_MAX, "%s", want);
+	return snprintf(variant, n, "%s", want) < 0 ? -EINVAL : 0;
+}
+
+/* What the kernel property would be after Reset ("type=str VALUE"). */
+static int default_kernel_of(const struct qube *q, char *out, size_t n)
+{
+	char *reply;
+	int r = qubesd_call("admin.vm.property.GetDefault", q->name, "kernel", NULL, &reply);
+	if (r < 0)
+		return r;
+	const char *v = strchr(reply, ' ');
+	snprintf(out, n, "%s", v ? v + 1 : "");
+	free(reply);
+	return 0;
+}
+
+/* The base kernel q should follow, or "" to keep its current variant. */
+int kernel_base_wanted(const struct qube *q, const struct record *rec, char *base, size_t n)
+{
+	const char *cur = q->kernel.value;
+	bool usable = kernel_is_variant(cur) && kernel_pool_has(cur);
+	base[0] = 0;
+	if (rec && rec->kernel.was_default && usable) {
+		/* follows the default: a newer default kernel makes this variant stale */
+		char def[PROP_MAX], v[PROP_MAX];
+		int r = default_kernel_of(q, def, sizeof(def));
+		if (r < 0)
+			return r;
+		if (def[0] && kernel_variant_of(def, v, sizeof(v)) == 0 && strcmp(v, cur))
+			snprintf(base, n, "%s", def);
+		return 0;
+	}
+	if (usable)
+		return 0;
+	/* not a variant, or a variant that is gone: follow the kernel named now */
+	snprintf(base, n, "%s", cur[0] ? cur : rec ? rec->kernel.value : "");
+	return 0;
+}
+
+int variant_for(const struct qube *q, const struct record *rec, char *variant, size_t n)
+{
+	char base[PROP_MAX];
+	int r = kernel_base_wanted(q, rec, base, sizeof(base));
+	if (r < 0)
+		return r;
+	if (!base[0])
+		return snprintf(variant, n, "%s", q->kernel.value) < 0 ? -EINVAL : 0;
+	return ensure_variant(base, variant, n);
+}
+
+static int set_vol(struct qube *q, const char *vol, const char *what, const char *val)
+{
+	char method[64];
+	snprintf(method, sizeof(method), "admin.vm.volume.Set.%s", what);
+	return qubesd_call(method, q->name, vol, val, NULL);
+}
+
+static int set_prop(struct qube *q, const char *prop, const char *val)
+{
+	return qubesd_call("admin.vm.property.Set", q->name, prop, val, NULL);
+}
+
+int make_ephemeral(struct qube *q, const struct record *rec, int *changed)
+{
+	char variant[PROP_MAX], opts[PROP_MAX];
+	int r;
+
+	*changed = 0;
+	if ((q->root.rw || q->private.rw) && !qube_is_halted(q)) {
+		fprintf(stderr, "qvm-ephemeral: %s: root or private is writable but the qube is %s; "
+			"shut it down and run `qvm-ephemeral apply`\n", q->name, q->state);
+		return -EBUSY;
+	}
+	if ((r = variant_for(q, rec, variant, sizeof(variant))) < 0)
+		return r;
+	if (q->root.rw) {
+		if ((r = set_vol(q, "root", "rw", "False")) < 0)
+			return r;
+		q->root.rw = false, ++*changed;
+	}
+	if (q->private.rw) {
+		if ((r = set_vol(q, "private", "rw", "False")) < 0)
+			return r;
+		q->private.rw = false, ++*changed;
+	}
+	if (rec && rec->dom0_crypt && !q->volatile_.ephemeral) {
+		if ((r = set_vol(q, "volatile", "ephemeral", "True")) < 0)
+			return r;
+		q->volatile_.ephemeral = true, ++*changed;
+	}
+	if (strcmp(q->kernel.value, variant)) {
+		if ((r = set_prop(q, "kernel", variant)) < 0)
+			return r;
+		snprintf(q->kernel.value, sizeof(q->kernel.value), "%s", variant);
+		q->kernel.is_default = false, ++*changed;
+	}
+	if (!kopts_has_flag(q->kernelopts.value)) {
+		if (kopts_add_flag(q->kernelopts.value, opts, sizeof(opts)) < 0) {
+			fprintf(stderr, "qvm-ephemeral: %s: kernelopts too long\n", q->name);
+			return -ENOSPC;
+		}
+		if ((r = set_prop(q, "kernelopts", opts)) < 0)
+			return r;
+		snprintf(q->kernelopts.value, sizeof(q->kernelopts.value), "%s", opts);
+		q->kernelopts.is_default = false, ++*changed;
+	}
+	return 0;
+}
+
+static int save_record(struct qube *q)
+{
+	char text[4 * PROP_MAX];
+	if (record_format(&q->rec, text, sizeof(text)) < 0) {
+		fprintf(stderr, "qvm-ephemeral: %s: settings too long to record\n", q->name);
+		return -ENOSPC;
+	}
+	return qubesd_call("admin.vm.feature.Set", q->name, RECORD_FEATURE, text, NULL);
+}
+
+int enable_one(struct qube *q, bool dom0_crypt)
+{
+	int r, changed;
+	char variant[PROP_MAX];
+	if (q->has_record && q->record_bad) {
+		fprintf(stderr, "qvm-ephemeral: %s: its record (feature %s) cannot be read: %s; "
+			"see `qvm-ephemeral disable --force`\n", q->name, RECORD_FEATURE, q->record_err);
+		return -EINVAL;
+	}
+	/* the variant must exist before anything is recorded or changed */
+	if ((r = variant_for(q, q->has_record ? &q->rec : NULL, variant, sizeof(variant))) < 0)
+		return r;
+	if (!q->has_record) {
+		record_from_qube(q, dom0_crypt, &q->rec);
+		if ((r = save_record(q)) < 0)
+			return r;
+		q->has_record = true;
+	} else if (dom0_crypt && !q->rec.dom0_crypt) {
+		q->rec.dom0_crypt = true;
+		q->rec.volatile_ephemeral = q->volatile_.ephemeral;
+		if ((r = save_record(q)) < 0)
+			return r;
+	}
+	return make_ephemeral(q, &q->rec, &changed);
+}
+
+int policy_load(struct policy *p)
+{
+	struct qubesd_error err;
+	char *out;
+	memset(p, 0, sizeof(*p));
+	int r = qubesd_call_err("admin.vm.feature.Get", "dom0", POLICY_FEATURE, NULL, &out, &err);
+	if (r == -EREMOTEIO && !strcmp(err.type, "QubesFeatureNotFoundError"))
+		return 0;
+	if (r < 0) {
+		fprintf(stderr, "qvm-ephemeral: dom0: admin.vm.feature.Get+%s: %s: %s\n", POLICY_FEATURE, err.type, err.msg);
+		return r;
+	}
+	r = policy_parse(out, p);
+	free(out);
+	if (r < 0)
+		fprintf(stderr, "qvm-ephemeral: dom0: feature %s is not readable; ignored\n", POLICY_FEATURE);
+	return 0;
+}
+
+/* apply for one listed qube. 0 = ephemeral (or not ours), 1 = left as is
+ * (printed), <0 = a call failed. */
+static int apply_q(struct qube *q, const struct policy *p)
+{
+	char why[256];
+	int r, changed;
+
+	if (has_class(q, "AdminVM"))
+		return 0;
+	if ((r = qube_load_record(q)) < 0)
+		return r;
+	if (q->has_record) {
+		if (q->record_bad) {
+			fprintf(stderr, "qvm-ephemeral: %s: record unreadable (%s); left as is\n", q->name, q->record_err);
+			return 1;
+		}
+		if ((r = qube_load_props(q)) < 0 || (r = qube_load_vols(q)) < 0)
+			return r;
+		struct observed o;
+		observe(q, &o);
+		enum verdict v = verdict_eval(&o, &q->rec, why, sizeof(why));
+		char base[PROP_MAX];
+		if (v == VERDICT_EPHEMERAL) {
+			/* still check for a newer default kernel */
+			if ((r = kernel_base_wanted(q, &q->rec, base, sizeof(base))) < 0)
+				return r;
+			if (!base[0])
+				return 0;
+			snprintf(why, sizeof(why), "kernel variant stale");
+		}
+		if ((o.root_rw || o.private_rw) && !qube_is_halted(q)) {
+			printf("%s: drift (%s) while %s: fixed at its next shutdown by `qvm-ephemeral watch`, "
+			       "or shut it down and run apply\n", q->name, why, q->state);
+			return 1;
+		}
+		if ((r = make_ephemeral(q, &q->rec, &changed)) < 0)
+			return r;
+		if (!qvm_quiet)
+			printf("%s: fixed (%s)\n", q->name, why);
+		return 0;
+	}
+	if (!p->on || policy_excludes(p, q->name) || (!has_class(q, "AppVM") && !has_class(q, "DispVM")))
+		return 0;
+	if ((r = qube_load_props(q)) < 0)
+		return r;
+	if (!qube_is_disposable_template(q) && !qube_is_named_disposable(q))
+		return 0;
+	if ((r = qube_load_vols(q)) < 0)
+		return r;
+	if (qube_refusal(q, why, sizeof(why))) {
+		printf("%s: not enabled by the --all-disposables policy: %s\n", q->name, why);
+		return 1;
+	}
+	if ((r = enable_one(q, p->dom0_crypt)) < 0)
+		return r;
+	if (!qvm_quiet)
+		printf("%s: enabled (--all-disposables policy)\n", q->name);
+	return 0;
+}
+
+int apply_all(void)
+{
+	struct policy p;
+	struct qube_list l;
+	int r, left = 0, failed = 0;
+
+	if ((r = policy_load(&p)) < 0 || (r = qubes_list(&l)) < 0)
+		return r;
+	for (size_t i = 0; i < l.n; i++) {
+		r = apply_q(&l.v[i], &p);
+		if (r < 0)
+			failed++;
+		else if (r > 0)
+			left++;
+	}
+	qubes_free(&l);
+	if (failed)
+		return -EREMOTEIO;
+	return left ? 1 : 0;
+}
+
+int apply_one(const char *name, const struct policy *p)
+{
+	struct qube_list l;
+	struct qubesd_error err;
+	char *out;
+	int r = qubesd_call_err("admin.vm.List", name, NULL, NULL, &out, &err);
+	if (r == -EREMOTEIO && !strcmp(err.type, "QubesVMNotFoundError"))
+		return 0; /* already gone (a disposable) */
+	if (r < 0) {
+		fprintf(stderr, "qvm-ephemeral: %s: admin.vm.List: %s: %s\n", name, err.type, err.msg);
+		return r;
+	}
+	r = parse_vm_list(out, &l);
+	free(out);
+	if (r < 0)
+		return r;
+	struct qube *q = qubes_find(&l, name);
+	r = q ? apply_q(q, p) : 0;
+	qubes_free(&l);
+	return r;
+}
+
+/* Parses the common -v/-q/-h; returns 1 when the option was one of them. */
+int qvm_common_opt(const char *a, void (*usage)(FILE *), int *exit_now)
+{
+	if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+		return qvm_verbose = 1, 1;
+	if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
+		return qvm_quiet = 1, 1;
+	if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+		usage(stdout);
+		*exit_now = EXIT_OK;
+		return 1;
+	}
+	return 0;
+}
+

@@ -1,0 +1,158 @@
+/* qvm-ephemeral watch: keeps the policy across qubesd restarts and new
+ * disposables. Applies at every (re)connection to qubesd — a restart of
+ * qubesd is what reverts rw=False on R4.2 — and then follows admin.Events. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "qubesd.h"
+#include "qvm.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: qvm-ephemeral watch [--retry SECONDS]\n"
+		   "\n"
+		   "Long-running dom0 service (qvm-ephemeral-watch.service). At start and at every\n"
+		   "reconnection to qubesd it runs `apply`; then it follows admin.Events: a qube that\n"
+		   "shuts down is re-checked, and under the --all-disposables policy new disposable\n"
+		   "templates and named disposables are enabled. --retry: wait between reconnection\n"
+		   "attempts (default 2 s). Stops on SIGTERM/SIGINT.\n"
+		   "\nexit codes: 0 stopped by a signal, 2 usage\n");
+}
+
+static void pause_for(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (time_t)s) * 1e9) };
+	while (!stop && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static void handle(const struct qubesd_event *ev, struct policy *p)
+{
+	const char *name = ev->name;
+	if (!strcmp(name, "connection-established")) {
+		printf("connected to qubesd; applying\n");
+		policy_load(p);
+		int r = apply_all();
+		printf("apply: %s\n", r == 0 ? "every recorded qube is ephemeral" : r > 0 ? "some qubes left as is (above)"
+										  : "a call failed (above)");
+	} else if (!strcmp(name, "domain-add") && p->on) {
+		const char *vm = qubesd_event_kw(ev, "vm");
+		if (vm)
+			apply_one(vm, p);
+	} else if (!strcmp(name, "property-set:template_for_dispvms") && p->on) {
+		const char *nv = qubesd_event_kw(ev, "newvalue");
+		if (nv && !strcmp(nv, "True") && ev->subject[0])
+			apply_one(ev->subject, p);
+	} else if (!strcmp(name, "domain-shutdown") && ev->subject[0]) {
+		apply_one(ev->subject, p);
+	} else if (!strncmp(name, "domain-feature-", 15) && strstr(name, ":" POLICY_FEATURE) &&
+		   !strcmp(ev->subject, "dom0")) {
+		policy_load(p);
+		printf("--all-disposables policy is now %s\n", p->on ? "on" : "off");
+	}
+	fflush(stdout);
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	double retry = 2;
+	int exit_now = -1;
+	for (int i = 1; i < argc; i++) {
+		if (qvm_common_opt(argv[i], usage, &exit_now)) {
+			if (exit_now >= 0)
+				return exit_now;
+		} else if (!strcmp(argv[i], "--retry") && i + 1 < argc) {
+			char *end;
+			retry = strtod(argv[++i], &end);
+			if (*end || retry < 0 || retry > 3600) {
+				fprintf(stderr, "qvm-ephemeral watch: --retry takes seconds (0..3600)\n");
+				return EXIT_USAGE;
+			}
+		} else {
+			fprintf(stderr, "qvm-ephemeral watch: unexpected argument %s; see --help\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct policy p;
+	bool said_down = false;
+	size_t cap = 1 << 16;
+	char *buf = malloc(cap);
+	if (!buf)
+		return EXIT_FAIL;
+	while (!stop) {
+		struct qubesd_error err;
+		pid_t child;
+		int fd = qubesd_events_open(&child, &err);
+		if (fd < 0) {
+			if (!said_down)
+				printf("qubesd not reachable (%s); retrying every %g s\n", err.msg, retry);
+			said_down = true;
+			pause_for(retry);
+			continue;
+		}
+		said_down = false;
+		memset(&p, 0, sizeof(p));
+		size_t len = 0;
+		bool broken = false;
+		while (!stop && !broken) {
+			if (len == cap) {
+				char *nb = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
+				if (!nb) {
+					printf("event too large; reconnecting\n");
+					break;
+				}
+				buf = nb, cap *= 2;
+			}
+			ssize_t n = read(fd, buf + len, cap - len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			len += n;
+			size_t off = 0;
+			for (;;) {
+				struct qubesd_event ev;
+				ssize_t used = qubesd_parse_event(buf + off, len - off, &ev, &err);
+				if (used < 0) {
+					printf("unexpected data from qubesd (%s: %s); reconnecting\n", err.type, err.msg);
+					broken = true;
+					break;
+				}
+				if (used == 0)
+					break;
+				handle(&ev, &p);
+				off += used;
+			}
+			memmove(buf, buf + off, len - off);
+			len -= off;
+		}
+		qubesd_events_close(fd, child);
+		if (!stop) {
+			printf("connection to qubesd lost; reconnecting\n");
+			pause_for(retry);
+		}
+	}
+	free(buf);
+	printf("stopped\n");
+	return EXIT_OK;
+}

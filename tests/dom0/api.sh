@@ -1,0 +1,257 @@
+#!/bin/bash
+# qvm-ephemeral enable/disable/status/apply/watch/verify against a fake
+# qubesd (tests/dom0/fake-qubesd) that speaks the real Admin API wire format.
+# Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+QVM=${QVM:-$ROOT/build/qvm-ephemeral}  # QVM=… runs another build (e.g. with ASan)
+FAKE=$ROOT/tests/dom0/fake-qubesd
+[ -x "$QVM" ] || make -s build/qvm-ephemeral >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+
+T=$(mktemp -d /tmp/qvm-api.XXXXXX)
+export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock
+export QUBES_VM_KERNELS_DIR=$T/kernels FAKE_GUEST_DIR=$T/guest
+# Debian's python3 directly (a version manager's shim costs ~0.4 s a call)
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
+mkdir -p "$T/py" && ln -s "$PY" "$T/py/python3"
+export PATH=$FAKE/bin:$T/py:$PATH
+passed=0 failed=0 FAKE_PID= WATCH_PID=
+
+cleanup() {
+	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+# check DESC EXPECTED_RC PATTERN -- CMD...: runs CMD, wants its exit code and
+# PATTERN (grep -E) in its stdout+stderr; PATTERN "" = anything
+check() {
+	local desc=$1 want=$2 pat=$3; shift 4
+	local out rc
+	out=$("$@" 2>&1); rc=$?
+	if [ "$rc" -ne "$want" ]; then bad "$desc (exit $rc, wanted $want)"; echo "$out" | sed 's/^/     | /'; return 1; fi
+	if [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; then bad "$desc (no /$pat/)"; echo "$out" | sed 's/^/     | /'; return 1; fi
+	ok "$desc"
+}
+# absent DESC PATTERN -- CMD...: PATTERN must NOT be in CMD's output
+absent() {
+	local desc=$1 pat=$2; shift 3
+	if "$@" 2>&1 | grep -qE -- "$pat"; then bad "$desc (found /$pat/)"; else ok "$desc"; fi
+}
+q() { "$FAKE/qcall.py" "$@"; }
+verdict() { # "ephemeral", "drift: root rw, private rw", ...
+	{ "$QVM" status --format json "$1" 2>/dev/null || :; } | python3 -c 'import json,sys
+r = json.load(sys.stdin)[0]
+print(r["verdict"] + (": " + ", ".join(r["reasons"]) if r["reasons"] else ""))'
+}
+wait_verdict() { # VM VERDICT: poll up to 10 s (watch works asynchronously)
+	for _ in $(seq 100); do [ "$(verdict "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1
+}
+
+start_fake() {
+	python3 "$FAKE/fake_qubesd.py" "$T/qubesd.sock" "$T/qubes.json" --kernels "$T/kernels" --log "$T/calls" \
+		>>"$T/fake.log" 2>&1 &
+	FAKE_PID=$!
+	for _ in $(seq 100); do q test.Ping dom0 >/dev/null 2>&1 && return 0; sleep 0.05; done
+	echo "fake qubesd did not start"; cat "$T/fake.log"; return 1
+}
+stop_fake() { kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=; }
+restart_fake() { stop_fake; start_fake; } # a qubesd restart: R4.2 forgets rw=False
+inject() { q test.Fail dom0 "" "$*"; } # METHOD DEST MODE [TYPE MESSAGE]
+
+# kernel folder: the stock kernel, its variant (kernel add is another
+# command), an older kernel without a variant
+mkdir -p "$T/kernels/6.1.0" "$T/kernels/6.1.0-ephemeral" "$T/kernels/5.15.0" "$T/guest"
+for k in 6.1.0 6.1.0-ephemeral 5.15.0; do : >"$T/kernels/$k/vmlinuz"; echo nopat >"$T/kernels/$k/default-kernelopts-common.txt"; done
+start_fake || exit 1
+
+echo "== CLI"
+for c in enable disable status apply watch verify; do
+	check "$c --help" 0 "usage: qvm-ephemeral $c" -- "$QVM" "$c" --help
+done
+check "unknown option is a usage error" 2 "unknown option" -- "$QVM" enable --bogus work
+check "enable without qubes is a usage error" 2 "usage" -- "$QVM" enable
+check "status --format xml is a usage error" 2 "table or json" -- "$QVM" status --format xml
+
+echo "== status before: everything off"
+check "status lists every qube but dom0" 0 "^work +AppVM +Halted +pvh +rw +rw +plain +plain +no +off" -- "$QVM" status
+absent "dom0 not in the table" "^dom0 " -- "$QVM" status
+q snapshot >"$T/before"
+
+echo "== enable: checks first, refuses what cannot work, changes nothing for those"
+: >"$T/calls"
+check "enable with refusals exits 1" 1 "" -- "$QVM" enable work personal browser debian-12 dom0 win10 sys-net nosuch
+"$QVM" enable work personal browser debian-12 dom0 win10 sys-net >"$T/out" 2>&1
+check "running qube refused with the reason" 0 "browser: Running: shut it down first" -- cat "$T/out"
+check "TemplateVM refused" 0 "debian-12: TemplateVM" -- cat "$T/out"
+check "AdminVM refused" 0 "dom0: dom0 \(AdminVM\)" -- cat "$T/out"
+check "HVM without a dom0 kernel refused with a pointer to the in-VM hook" 0 "win10: HVM boots its own kernel.*in-VM kernel hook" -- cat "$T/out"
+check "unknown qube named" 1 "no such qube: nosuch" -- "$QVM" enable nosuch
+absent "no write call to any refused qube" "(Set|Reset|Remove).* (browser|debian-12|dom0|win10)$" -- cat "$T/calls"
+check "record written before any change" 0 "feature.Set\+qubes-ephemeral.saved work" -- bash -c "grep -m1 -E ' work$' <(grep -E 'Set' '$T/calls')"
+check "work: root rw=False" 0 "^rw=False" -- q admin.vm.volume.Info work root
+check "work: private rw=False" 0 "^rw=False" -- q admin.vm.volume.Info work private
+check "work: kernel = the variant" 0 "default=False type=str 6.1.0-ephemeral$" -- q admin.vm.property.Get work kernel
+check "work: kernelopts = effective value + flag" 0 "default=False type=str nopat qubes.ephemeral=1$" -- q admin.vm.property.Get work kernelopts
+check "personal: explicit kernelopts kept + flag" 0 "type=str nopat console=hvc0 qubes.ephemeral=1$" -- q admin.vm.property.Get personal kernelopts
+check "record says what was default" 0 "^v1 root.rw=1 private.rw=1 volatile.ephemeral=- kernel=default:6.1.0 kernelopts=default:nopat dom0-crypt=0$" -- q admin.vm.feature.Get work qubes-ephemeral.saved
+check "record of an explicit value" 0 "kernelopts=set:nopat%20console=hvc0" -- q admin.vm.feature.Get personal qubes-ephemeral.saved
+check "volatile untouched without --dom0-crypt" 0 "^ephemeral=False" -- q admin.vm.volume.Info work volatile
+check "HVM with a dom0 kernel is enabled" 0 "^sys-net .*hvm +ro +ro +plain +variant +yes +ephemeral$" -- "$QVM" status sys-net
+check "enable again keeps the first record" 0 "was already enabled" -- "$QVM" enable work
+check "... record unchanged" 0 "kernel=default:6.1.0 kernelopts=default:nopat" -- q admin.vm.feature.Get work qubes-ephemeral.saved
+check "kernel without a variant: clear error" 1 "5.15.0-ephemeral" -- "$QVM" enable legacy
+check "--dom0-crypt also sets volatile ephemeral" 0 "vault: ephemeral .*volatile ephemeral in dom0" -- "$QVM" enable --dom0-crypt vault
+check "... volatile ephemeral=True" 0 "^ephemeral=True" -- q admin.vm.volume.Info vault volatile
+check "... recorded" 0 "volatile.ephemeral=0 .*dom0-crypt=1" -- q admin.vm.feature.Get vault qubes-ephemeral.saved
+
+echo "== disposable template: its disposables come along"
+q admin.vm.feature.Set dvm preload-dispvm disp42 >/dev/null
+"$QVM" enable dvm >"$T/out" 2>&1; rc=$?
+check "enable dvm exits 1 (a named disposable is running)" 0 "" -- test $rc -eq 1
+check "named disposable applied" 0 "^named-disp: ephemeral" -- cat "$T/out"
+check "running named disposable listed with why" 0 "named-busy \(disposable of dvm\): Running" -- cat "$T/out"
+check "running unnamed disposable left, said so" 0 "1 running disposable" -- cat "$T/out"
+check "preloaded disposables: says how they are refreshed" 0 "preload-dispvm-max 0" -- cat "$T/out"
+q admin.vm.feature.Remove dvm preload-dispvm >/dev/null
+NEWDISP=$(q admin.vm.CreateDisposable dvm)
+check "a new disposable copies the settings" 0 "ephemeral$" -- verdict "$NEWDISP"
+q admin.vm.Start "$NEWDISP" >/dev/null; q admin.vm.Shutdown "$NEWDISP" >/dev/null
+
+echo "== status"
+"$QVM" status >"$T/status-enabled" 2>&1
+cat "$T/status-enabled" | sed 's/^/     /'
+check "json: fields and verdict" 0 "^ephemeral True False False 6.1.0-ephemeral variant$" -- bash -c "'$QVM' status --format json work | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r[\"verdict\"], r[\"recorded\"], r[\"root_rw\"], r[\"private_rw\"], r[\"kernel\"], r[\"kernel_state\"])'"
+q admin.vm.volume.Set.rw legacy root False >/dev/null
+check "partial names what is missing" 0 "^partial: private rw, kernel not a variant, no qubes.ephemeral=1" -- verdict legacy
+q admin.vm.volume.Set.rw legacy root True >/dev/null
+
+echo "== R4.2: a qubesd restart forgets rw=False"
+check "fake: Set.rw refused while running" 1 "QubesVMNotHaltedError" -- q admin.vm.volume.Set.rw browser root False
+check "fake: ephemeral refused on a snap_on_start volume" 1 "QubesValueError: Cannot enable ephemeral" -- q admin.vm.volume.Set.ephemeral work root True
+restart_fake
+check "status after restart exits 1" 1 "" -- "$QVM" status
+check "drift shown" 0 "^drift: root rw, private rw$" -- verdict work
+check "kernel settings survived" 0 "6.1.0-ephemeral" -- q admin.vm.property.Get work kernel
+check "apply fixes drift" 0 "work: fixed \(root rw, private rw\)" -- "$QVM" apply
+check "status ephemeral again" 0 "^ephemeral$" -- verdict work
+check "status exits 0 without drift" 0 "" -- "$QVM" status
+check "apply with nothing to do is quiet" 0 "^$" -- "$QVM" apply
+
+echo "== watch: applies at start, reconnects when qubesd restarts"
+restart_fake
+"$QVM" watch --retry 0.2 >"$T/watch.log" 2>&1 &
+WATCH_PID=$!
+check "watch applies at start" 0 "" -- wait_verdict work ephemeral
+q admin.vm.Start vault >/dev/null
+restart_fake
+check "watch reconnects and re-applies" 0 "" -- wait_verdict personal ephemeral
+sleep 0.3
+check "running qube with drift reported, not touched" 0 "vault: drift \(root rw, private rw\) while Running" -- cat "$T/watch.log"
+q admin.vm.Shutdown vault >/dev/null
+check "watch fixes it when it shuts down" 0 "" -- wait_verdict vault ephemeral
+check "watch said it lost qubesd" 0 "connection to qubesd lost; reconnecting" -- cat "$T/watch.log"
+stop_fake; sleep 0.5; start_fake
+check "watch survives qubesd being away" 0 "" -- wait_verdict work ephemeral
+
+echo "== --all-disposables policy"
+check "enable --all-disposables --exclude named-busy" 0 "" -- "$QVM" enable --all-disposables --exclude named-busy
+check "policy stored on dom0" 0 "^dom0-crypt=0 exclude=named-busy$" -- q admin.vm.feature.Get dom0 qubes-ephemeral.all-disposables
+q admin.vm.Create.AppVM dom0 debian-12 "name=dvm2 label=red" >/dev/null
+q admin.vm.property.Set dvm2 template_for_dispvms True >/dev/null
+check "watch enables a new disposable template" 0 "" -- wait_verdict dvm2 ephemeral
+q admin.vm.Create.DispVM dom0 dvm2 "name=named2 label=red" >/dev/null
+check "new named disposable is ephemeral" 0 "" -- wait_verdict named2 ephemeral
+check "excluded qube left alone (no record)" 1 "" -- q admin.vm.feature.Get named-busy qubes-ephemeral.saved
+inject "admin.Events dom0 garbage"
+q test.DropEvents dom0 >/dev/null
+check "watch: non-event data on the stream -> reconnect" 0 "" -- bash -c "for i in \$(seq 50); do grep -q 'unexpected data from qubesd' '$T/watch.log' && exit 0; sleep 0.1; done; exit 1"
+check "... and recovers" 0 "" -- wait_verdict work ephemeral
+kill -TERM "$WATCH_PID"; wait "$WATCH_PID"; rc=$?; WATCH_PID=
+check "watch stops on SIGTERM with 0" 0 "stopped" -- bash -c "test $rc -eq 0 && cat '$T/watch.log'"
+echo "     watch log:"; sed 's/^/     | /' "$T/watch.log"
+
+echo "== error replies from qubesd become one clear line"
+inject "admin.vm.volume.Set.rw legacy error QubesException injected failure"
+mkdir -p "$T/kernels/5.15.0-ephemeral"; : >"$T/kernels/5.15.0-ephemeral/vmlinuz"
+check "error reply names qube, call and message" 1 "^qvm-ephemeral: legacy: admin.vm.volume.Set.rw\+root: QubesException: injected failure$" -- "$QVM" enable legacy
+check "... the record was saved before, so disable restores" 0 "legacy: restored" -- "$QVM" disable legacy
+inject "admin.vm.feature.Set personal error ProtocolError feature refused"
+check "record cannot be saved: nothing changed" 1 "personal: admin.vm.feature.Set\+qubes-ephemeral.saved: ProtocolError: feature refused" -- "$QVM" enable --dom0-crypt personal
+check "... volatile not touched" 0 "^ephemeral=False" -- q admin.vm.volume.Info personal volatile
+inject "admin.vm.property.Set legacy error QubesPropertyValueError kernel not installed"
+check "property Set refused" 1 "legacy: admin.vm.property.Set\+kernel: QubesPropertyValueError: kernel not installed" -- "$QVM" enable legacy
+"$QVM" disable legacy >/dev/null 2>&1
+inject "admin.vm.List dom0 garbage"
+check "malformed reply" 1 "admin.vm.List: protocol: malformed reply" -- "$QVM" status
+inject "admin.vm.List dom0 empty"
+check "empty reply" 1 "empty reply from qubesd" -- "$QVM" status
+inject "admin.vm.List dom0 truncated"
+check "truncated error reply" 1 "truncated error reply" -- "$QVM" status
+inject "admin.vm.List dom0 events"
+check "events to a plain call" 1 "qubesd sent events to a plain call" -- "$QVM" status
+inject "admin.vm.property.GetAll work error PermissionDenied"
+check "GetAll not allowed: falls back to Get" 0 "^ephemeral$" -- verdict work
+inject "admin.vm.volume.Info work error QubesException disk gone"
+check "volume Info error" 1 "work: admin.vm.volume.Info\+root: QubesException: disk gone" -- "$QVM" status work
+inject "admin.vm.feature.Get work error PermissionDenied denied by policy"
+check "feature Get error" 1 "work: admin.vm.feature.Get\+qubes-ephemeral.saved: PermissionDenied" -- "$QVM" status work
+inject "admin.pool.volume.List dom0 error QubesException no pool"
+check "pool error is reported" 1 "dom0: admin.pool.volume.List\+linux-kernel: QubesException: no pool" -- "$QVM" status work
+inject "admin.vm.property.Reset work error QubesException cannot reset"
+check "disable: Reset error" 1 "work: admin.vm.property.Reset\+kernel: QubesException: cannot reset" -- "$QVM" disable work
+"$QVM" enable work >/dev/null
+python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.bind('$T/dead.sock')"
+check "nobody listening on the socket" 1 "cannot connect to qubesd at $T/dead.sock" -- env QUBESD_SOCKET=$T/dead.sock "$QVM" status
+q admin.vm.feature.Set named2 qubes-ephemeral.saved 'v9 what'
+check "record unreadable: status drift" 1 "record unreadable" -- "$QVM" status named2
+check "... disable refuses without --force" 1 "named2: saved settings unreadable" -- "$QVM" disable named2
+check "... disable --force resets" 0 "named2: ephemeral settings reset" -- "$QVM" disable --force named2
+check "... to plain settings" 0 "^off$" -- verdict named2
+
+echo "== management qube: no socket, calls go through qrexec-client-vm"
+"$QVM" status >"$T/st-sock" 2>&1
+check "status through qrexec-client-vm is the same" 0 "" -- bash -c "QUBESD_SOCKET=$T/none '$QVM' status 2>&1 | diff - '$T/st-sock'"
+check "qrexec policy refusal" 1 "qrexec-client-vm dom0 admin.vm.List exited 126" -- env QUBESD_SOCKET=$T/none FAKE_QREXEC_DENY=admin.vm.List "$QVM" status
+check "error reply through qrexec" 1 "work: admin.vm.volume.Info\+root: QubesException: via qrexec" -- bash -c "'$FAKE/qcall.py' test.Fail dom0 '' 'admin.vm.volume.Info work error QubesException via qrexec'; QUBESD_SOCKET=$T/none '$QVM' status work"
+
+echo "== verify (running qube, through qrexec)"
+good="mode:     ephemeral
+crypt:    aes-xts-plain64 over /dev/xvdc, 512-byte sectors
+key:      held by the kernel only (table shows a keyring reference, no key bytes); no longer in any keyring
+stack:    / = dmroot (thin, origin /dev/xvda3) -> ephemeral-pool -> ephemeral-crypt
+origins:  root read-only, private read-only (were writable at boot: root no, private no)
+swap:     /dev/dm-1 (encrypted slice), 0 of 1048572 KiB used
+pool:     data 1.2% used (1 of 2 bytes), metadata 0.5% used
+verdict:  ephemeral"
+echo "$good" >"$T/guest/browser.out"; echo 0 >"$T/guest/browser.rc"
+check "verify PASS" 0 "^root +PASS" -- "$QVM" verify browser
+check "verify PASS swap" 0 "^swap +PASS +swap is a slice" -- "$QVM" verify browser
+check "verify through a management qube (VMRootShell)" 0 "^private +PASS" -- env QUBESD_SOCKET=$T/none "$QVM" verify browser
+sed -e 's/private read-only/private WRITABLE/' -e 's#(encrypted slice)#(NOT ours)#' -e 's/^verdict:.*/verdict:  NOT ephemeral: an origin disk is writable/' <<<"$good" >"$T/guest/browser.out"; echo 1 >"$T/guest/browser.rc"
+check "verify FAIL private with the reason" 1 "^private +FAIL +the private origin disk is writable" -- "$QVM" verify browser
+check "verify FAIL swap" 1 "^swap +FAIL" -- "$QVM" verify browser
+check "verify: root still PASS" 1 "^root +PASS" -- "$QVM" verify browser
+check "verify: halted qube" 1 "work: not running" -- "$QVM" verify work
+check "verify: tool missing in the guest" 1 "not found; the qube did not boot through ephemeral-init" -- "$QVM" verify named-busy
+
+echo "== disable: every property and volume setting back, byte for byte"
+"$QVM" -q disable --all-disposables work personal vault sys-net dvm dvm2 >"$T/out" 2>&1; rc=$?
+check "disable exits 0" 0 "" -- bash -c "test $rc -eq 0 || { cat '$T/out'; exit 1; }"
+absent "policy ended" "." -- q admin.vm.feature.List dom0
+for vm in dvm2 named2; do q admin.vm.Remove "$vm" >/dev/null; done
+q snapshot >"$T/after"
+check "snapshot identical to before enable" 0 "" -- diff -u "$T/before" "$T/after"
+check "disable without a record is refused" 1 "work: no saved settings" -- "$QVM" disable work
+check "disable of a running qube is refused" 1 "browser: Running: shut it down first" -- "$QVM" disable --force browser
+
+echo "== the status table printed by the tests (after enable)"
+sed 's/^/     /' "$T/status-enabled"
+echo "api: $passed passed, $failed failed"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
