@@ -45,6 +45,7 @@ struct ctx {
 	unsigned sector_size;
 	struct layout layout;
 	int dm;                          /* /dev/mapper/control */
+	long long start_ms;              /* CLOCK_MONOTONIC when /init started */
 };
 
 /* main.c: stop the boot. In ephemeral mode this is the fail-closed path:
