@@ -148,11 +148,20 @@ int status_main(int argc, char **argv)
 		if (!keyring)
 			problem = "key visible in the table";
 	}
-	printf("stack:    / = %s (thin, origin /dev/%s) -> %s -> %s\n", DM_ROOT,
-	       root_origin[0] ? root_origin : "?", DM_POOL, DM_CRYPT);
-	printf("          private = %s (thin, origin /dev/%s) -> %s -> %s\n", DM_PRIVATE,
-	       private_origin[0] ? private_origin : "?", DM_POOL, DM_CRYPT);
-	if (root_origin[0] && private_origin[0]) {
+	bool ours = !strncmp(state_mode, "ephemeral", 9);
+	if (ours) {
+		printf("stack:    / = %s (thin, origin /dev/%s) -> %s -> %s\n", DM_ROOT,
+		       root_origin[0] ? root_origin : "?", DM_POOL, DM_CRYPT);
+		printf("          private = %s (thin, origin /dev/%s) -> %s -> %s\n", DM_PRIVATE,
+		       private_origin[0] ? private_origin : "?", DM_POOL, DM_CRYPT);
+	} else {
+		char type2[16] = "?";
+		dm_query(ctl, DM_ROOT, false, false, type2, table, sizeof(table));
+		printf("stack:    / = %s (%s, origin /dev/%s), private = /dev/%s directly: "
+		       "writes reach the disks in the clear\n", DM_ROOT, type2,
+		       root_origin[0] ? root_origin : "?", private_origin[0] ? private_origin : "?");
+	}
+	if (ours && root_origin[0] && private_origin[0]) {
 		int rr = is_readonly(root_origin), pr = is_readonly(private_origin);
 		printf("origins:  root %s, private %s (were writable at boot: root %s, private %s%s)\n",
 		       rr == 1 ? "read-only" : "WRITABLE", pr == 1 ? "read-only" : "WRITABLE",

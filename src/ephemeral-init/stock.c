@@ -68,6 +68,8 @@ int stock_setup(struct ctx *c)
 	dev_t dev;
 	int r;
 
+	/* the private disk is the template's business in stock mode; named for the status tool */
+	snprintf(c->private_.name, sizeof(c->private_.name), "%s", c->opt.disk_private);
 	if ((r = wait_disk(c, c->opt.disk_root, c->opt.timeout_s, true)) < 0)
 		return log_errno(r, "root disk /dev/%s did not appear", c->opt.disk_root);
 	if ((r = find_root_partition(c->opt.disk_root, part, sizeof(part))) < 0 ||

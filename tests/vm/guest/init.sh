@@ -1,0 +1,115 @@
+#!/bin/sh
+# /sbin/init of the tests/vm root image (busybox sh, runs as pid 1).
+#
+# Writes a unique marker (>= 1 MiB each) to /, /rw, /home/user, /tmp and
+# /var/log, pushes marker pages into swap, reports on the console with lines
+# "GUEST key=value", and powers off (with qe.hold=1: keeps writing marker
+# until the host kills QEMU). The marker is derived from qe.seed=SEED
+# on the kernel command line (sha256), so neither the kernel's echo of its
+# command line nor anything this script prints ever contains the marker.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+
+say() { echo "GUEST $*"; }
+off() { sync; say "poweroff"; poweroff -f; sleep 5; echo o >/proc/sysrq-trigger; exit 1; }
+
+ismounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts 2>/dev/null; }
+
+# proc/sys/dev/run are moved in from the initramfs: mount only what is missing
+[ -r /proc/mounts ] || mount -t proc proc /proc
+ismounted /sys || mount -t sysfs sysfs /sys
+ismounted /dev || mount -t devtmpfs devtmpfs /dev
+ismounted /run || mount -t tmpfs -o mode=755 tmpfs /run
+for m in /proc /sys /dev /run; do
+	ismounted $m && say "api_mount $m=present"
+done
+say "userspace=yes"
+
+seed='' hold=''
+# shellcheck disable=SC2013  # words, not lines
+for w in $(cat /proc/cmdline); do
+	case $w in
+	qe.seed=*) seed=${w#qe.seed=} ;;
+	qe.hold=1) hold=1 ;;   # keep writing until the host kills QEMU
+	esac
+done
+[ -n "$seed" ] || { say "error=no qe.seed on the command line"; off; }
+tok="QEM-$(printf '%s' "$seed" | sha256sum | cut -c1-44)"
+
+say "root_dev=$(awk '$2 == "/" && $1 != "rootfs" { d = $1 } END { print d }' /proc/mounts)"
+mount -o remount,rw / || say "error=remount rw / failed"
+mkdir -p /dev/pts /dev/shm
+ismounted /dev/pts || mount /dev/pts 2>/dev/null
+ismounted /dev/shm || mount /dev/shm 2>/dev/null
+
+# what the template's qubes-mount-dirs does: mount /rw (from fstab), bind /rw/home
+say "fstab_rw=$(awk '$2 == "/rw" { print $1 }' /etc/fstab) fstab_swap=$(awk '$3 == "swap" { print $1 }' /etc/fstab)"
+if mount /rw; then
+	say "rw_dev=$(awk '$2 == "/rw" { print $1 }' /proc/mounts)"
+else
+	say "error=mount /rw failed"
+fi
+mkdir -p /rw/home/user
+mount --bind /rw/home /home || say "error=bind /rw/home on /home failed"
+
+# swap from fstab, as the template's dev-xvdc1-swap.service (already on in ephemeral mode)
+swapon -a 2>/dev/null
+say "swaps=$(awk 'NR > 1 { printf "%s%s", s, $1; s = "," }' /proc/swaps)"
+
+# read-only state of the origins as the kernel sees them
+for d in vda vdb; do
+	[ -r /sys/class/block/$d/ro ] && say "sys_ro_$d=$(cat /sys/class/block/$d/ro)"
+done
+
+# the marker: tok + newline, doubled up to 1 MiB, built in RAM (/run is tmpfs)
+m=/run/qe-marker
+printf '%s\n' "$tok" >$m
+while [ "$(wc -c <$m)" -lt 1048576 ]; do
+	cat $m $m >$m.2 && mv $m.2 $m
+done
+n=0
+for f in /qe-marker-root /rw/qe-marker-rw /home/user/qe-marker-home /tmp/qe-marker-tmp /var/log/qe-marker.log; do
+	if cp $m $f && [ "$(wc -c <$f)" -ge 1048576 ]; then n=$((n + 1)); else say "error=cannot write marker to $(dirname $f)"; fi
+done
+sync
+say "markers_written=$n"
+
+# push marker pages into swap: a tmpfs file written from a cgroup whose
+# memory.high is small (memory.high throttles and reclaims, never OOM-kills)
+swap_used=no
+pswp0=$(awk '$1 == "pswpout" { print $2 }' /proc/vmstat)
+mkdir -p /sys/fs/cgroup /mnt/swapfill
+ismounted /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup || say "error=cannot mount cgroup2"
+echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+mkdir -p /sys/fs/cgroup/qefill
+if echo 16777216 >/sys/fs/cgroup/qefill/memory.high; then
+	mount -t tmpfs -o size=128M tmpfs /mnt/swapfill
+	sh -c 'echo $$ >/sys/fs/cgroup/qefill/cgroup.procs || exit 1
+		i=0; while [ $i -lt 64 ]; do cat /run/qe-marker; i=$((i + 1)); done >/mnt/swapfill/fill' ||
+		say "error=swap push failed"
+else
+	say "error=no memory controller (memory.high)"
+fi
+pswp1=$(awk '$1 == "pswpout" { print $2 }' /proc/vmstat)
+used=$(awk 'NR > 1 { u += $4 } END { print u + 0 }' /proc/swaps)
+say "swap_kib_used=$used pswpout_delta=$((pswp1 - pswp0)) fill_kib=$(du -k /mnt/swapfill/fill 2>/dev/null | cut -f1)"
+[ "$used" -gt 0 ] && [ "$pswp1" -gt "$pswp0" ] && swap_used=yes
+say "swap_used=$swap_used"
+
+st=/run/qubes-ephemeral/ephemeral-status
+if [ -x $st ]; then
+	$st >/run/qe-status.out 2>&1
+	rc=$?
+	sed 's/^/STATUS: /' /run/qe-status.out
+	say "status_rc=$rc"
+else
+	say "status_tool=absent"
+fi
+say "done=yes"
+if [ -n "$hold" ]; then
+	# "killed mid-write": keep appending marker to / and /rw, no sync, and let
+	# the host kill QEMU (it waits for the holding line)
+	( while :; do cat $m >>/rw/qe-stream; cat $m >>/qe-stream; done ) 2>/dev/null &
+	say "holding=yes"
+	while :; do sleep 3600; done
+fi
+off

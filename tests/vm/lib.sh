@@ -1,0 +1,308 @@
+# shellcheck shell=bash disable=SC2034  # variables are set for run.sh
+# tests/vm/lib.sh: kernel and disk images for the QEMU end-to-end harness.
+# Sourced by run.sh (bash, set -euo pipefail). Everything built here goes to
+# the cache ($VM_CACHE), keyed by the kernel version and, where the content
+# depends on our own files, by a hash of those inputs.
+
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+VM_REPO=$(cd "$VM_DIR/../.." && pwd)
+VM_CACHE=${VM_CACHE:-$VM_DIR/cache}
+# The pinned kernel ABI package: a Debian update cannot change the modules
+# under the tests. Falls back (with a warning) to what linux-image-cloud-amd64
+# depends on when the pinned one is no longer downloadable.
+VM_KERNEL_PKG=${VM_KERNEL_PKG:-linux-image-6.1.0-56-cloud-amd64}
+
+# Modules the stand-in for dom0's dracut initramfs carries (Qubes' carries the
+# block driver and dm_snapshot only); their modules.dep closure is added.
+BASE_INITRD_MODULES=(virtio_blk virtio_pci virtio_pci_modern_dev virtio_pci_legacy_dev
+	virtio virtio_ring dm-mod dm-snapshot dm-bufio)
+
+ROOT_IMG_MIB=96
+PRIVATE_IMG_MIB=64
+VOLATILE_IMG_SIZE=2G
+
+die() { echo "vm: error: $*" >&2; exit 1; }
+note() { echo "vm: $*" >&2; }
+
+need_tools() {
+	local t missing=()
+	for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+	[ ${#missing[@]} -eq 0 ] || die "missing tools: ${missing[*]} (run scripts/install-deps.sh as root)"
+}
+
+# A short hash for cache keys: of the builder functions' own text (so an
+# edit of a builder rebuilds its product), of input files and of $EXTRA_KEY.
+inputs_hash() { # FUNCTION... -- FILE...
+	{
+		while [ $# -gt 0 ] && [ "$1" != -- ]; do declare -f "$1"; shift; done
+		[ $# -gt 0 ] && shift
+		[ $# -gt 0 ] && sha256sum "$@" | awk '{print $1}'
+		echo "${EXTRA_KEY:-}"
+	} | sha256sum | cut -c1-16
+}
+
+# Removes the cache entries matching GLOB except KEEP (older builds).
+prune_cache() { # GLOB KEEP
+	local f
+	for f in "$VM_CACHE"/$1; do
+		[ -e "$f" ] && [ "$f" != "$2" ] && rm -f "$f"
+	done
+	return 0
+}
+
+# Runs "$@" while holding the cache lock, so two harness runs never build the
+# same cache entry at once. (A subshell: results go to files, not variables.)
+with_cache_lock() {
+	mkdir -p "$VM_CACHE"
+	(
+		flock 9
+		"$@"
+	) 9>"$VM_CACHE/.lock"
+}
+
+# ---------------------------------------------------------------- kernel
+_kernel_download() { # PKG DIR -> the .deb path on stdout, or fails
+	local pkg=$1 dir=$2 deb
+	for deb in "$dir/${pkg}"_*.deb; do [ -f "$deb" ] && { echo "$deb"; return 0; }; done
+	( cd "$dir" && apt-get download "$pkg" >/dev/null 2>"$dir/apt.err" ) || return 1
+	for deb in "$dir/${pkg}"_*.deb; do [ -f "$deb" ] && { echo "$deb"; return 0; }; done
+	return 1
+}
+
+_kernel_build() {
+	local pkg=$VM_KERNEL_PKG dl=$VM_CACHE/download deb kver dir
+	mkdir -p "$dl"
+	if ! deb=$(_kernel_download "$pkg" "$dl"); then
+		note "apt-get download $pkg failed; running apt-get update and retrying"
+		apt-get update -qq >/dev/null 2>&1 || note "apt-get update failed (offline?)"
+		if ! deb=$(_kernel_download "$pkg" "$dl"); then
+			local dep
+			dep=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+				awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+			[ -n "$dep" ] || die "cannot download $pkg and cannot resolve linux-image-cloud-amd64: $(cat "$dl/apt.err" 2>/dev/null)"
+			echo "vm: WARNING: pinned kernel $pkg cannot be downloaded; using $dep instead" >&2
+			pkg=$dep
+			deb=$(_kernel_download "$pkg" "$dl") || die "cannot download $pkg: $(cat "$dl/apt.err" 2>/dev/null)"
+		fi
+	fi
+	kver=${pkg#linux-image-}
+	dir=$VM_CACHE/kernel-$kver
+	if [ ! -e "$dir/.done" ]; then
+		note "extracting $(basename "$deb")"
+		rm -rf "$dir"
+		mkdir -p "$dir/root"
+		dpkg-deb -x "$deb" "$dir/root"
+		# usrmerged packages ship usr/lib/modules
+		if [ ! -d "$dir/root/lib/modules/$kver" ] && [ -d "$dir/root/usr/lib/modules/$kver" ]; then
+			mkdir -p "$dir/root/lib/modules"
+			mv "$dir/root/usr/lib/modules/$kver" "$dir/root/lib/modules/"
+		fi
+		[ -d "$dir/root/lib/modules/$kver" ] || die "$deb has no lib/modules/$kver"
+		[ -f "$dir/root/boot/vmlinuz-$kver" ] || die "$deb has no boot/vmlinuz-$kver"
+		depmod -b "$dir/root" "$kver"
+		touch "$dir/.done"
+	fi
+	echo "$kver" >"$VM_CACHE/kernel.current"
+}
+
+kernel_prepare() { # -> KVER KROOT VMLINUZ KMODS
+	need_tools apt-get dpkg-deb depmod
+	with_cache_lock _kernel_build
+	KVER=$(cat "$VM_CACHE/kernel.current")
+	KROOT=$VM_CACHE/kernel-$KVER/root
+	VMLINUZ=$KROOT/boot/vmlinuz-$KVER
+	KMODS=$KROOT/lib/modules/$KVER
+}
+
+# ---------------------------------------------------------------- modules disk (vdd)
+# ext3 whose top level is KVER/, as Qubes' modules.img (mounted, overlaid on /lib/modules).
+_modules_img_build() { # OUT
+	local out=$1 tmp kib
+	[ -f "$out" ] && return 0
+	note "building the modules disk for $KVER"
+	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	mkdir -p "$tmp/top"
+	cp -a "$KMODS" "$tmp/top/$KVER"
+	kib=$(du -sk "$tmp/top" | awk '{print $1}')
+	kib=$(( kib + kib / 4 + 16384 ))
+	truncate -s "${kib}K" "$tmp/modules.img"
+	mkfs.ext3 -q -F -b 4096 -L modules -E nodiscard -d "$tmp/top" "$tmp/modules.img" >/dev/null
+	prune_cache "modules-$KVER-*.img" "$out"
+	mv "$tmp/modules.img" "$out"
+	rm -rf "$tmp"
+}
+
+modules_img() { # -> MODULES_IMG
+	local key
+	key=$(EXTRA_KEY=$KVER inputs_hash _modules_img_build)
+	MODULES_IMG=$VM_CACHE/modules-$KVER-$key.img
+	with_cache_lock _modules_img_build "$MODULES_IMG"
+}
+
+# ---------------------------------------------------------------- base initramfs
+# Closure of module names over modules.dep; prints the relative .ko paths.
+module_closure() { # MODDIR NAME...
+	local moddir=$1; shift
+	awk -v want="$*" '
+		function norm(s) { gsub(/-/, "_", s); return s }
+		function base(p,   n) { n = p; sub(/.*\//, "", n); sub(/\.ko(\.[a-z]+)?$/, "", n); return norm(n) }
+		BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) todo[norm(w[i])] = 1 }
+		{ mod = $1; sub(/:$/, "", mod); line[base(mod)] = $0; path[base(mod)] = mod }
+		END {
+			changed = 1
+			while (changed) {
+				changed = 0
+				for (m in todo) {
+					if (m in done) continue
+					done[m] = 1; changed = 1
+					if (!(m in path)) { print "vm: module " m " not in modules.dep" > "/dev/stderr"; bad = 1; continue }
+					k = split(line[m], f, /[: ]+/)
+					for (i = 2; i <= k; i++) if (f[i] != "") todo[base(f[i])] = 1
+				}
+			}
+			for (m in done) if (m in path) print path[m]
+			exit bad
+		}' "$moddir/modules.dep"
+}
+
+_base_initrd_build() { # OUT
+	local out=$1 tmp st m mods
+	[ -f "$out" ] && return 0
+	note "building the base initramfs (stand-in for dom0's dracut initramfs)"
+	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	st=$tmp/root
+	mkdir -p "$st"/{bin,dev,proc,sys,run,lib/modules/"$KVER"}
+	cp /bin/busybox "$st/bin/busybox"
+	ln -s busybox "$st/bin/sh"
+	mknod "$st/dev/console" c 5 1
+	mknod "$st/dev/null" c 1 3
+	mods=$(module_closure "$KMODS" "${BASE_INITRD_MODULES[@]}") ||
+		die "cannot resolve the base initramfs modules (${BASE_INITRD_MODULES[*]})"
+	for m in $mods; do
+		mkdir -p "$st/lib/modules/$KVER/$(dirname "$m")"
+		cp "$KMODS/$m" "$st/lib/modules/$KVER/$m"
+	done
+	for m in modules.builtin modules.builtin.modinfo modules.order; do
+		[ -f "$KMODS/$m" ] && cp "$KMODS/$m" "$st/lib/modules/$KVER/"
+	done
+	depmod -b "$st" "$KVER"
+	grep -q 'virtio:' "$st/lib/modules/$KVER/modules.alias" ||
+		die "base initramfs: modules.alias has no virtio aliases"
+	cat >"$st/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox mount -t proc proc /proc 2>/dev/null
+echo "base initramfs /init ran (ours was not appended)"
+/bin/busybox poweroff -f
+EOF
+	chmod 755 "$st/init"
+	( cd "$st" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 ) |
+		gzip -9 -n >"$tmp/base.cpio.gz"
+	prune_cache "base-initramfs-$KVER-*.cpio.gz" "$out"
+	mv "$tmp/base.cpio.gz" "$out"
+	rm -rf "$tmp"
+}
+
+base_initrd() { # -> BASE_INITRD
+	local key
+	key=$(EXTRA_KEY="$KVER ${BASE_INITRD_MODULES[*]}" inputs_hash _base_initrd_build module_closure -- /bin/busybox)
+	BASE_INITRD=$VM_CACHE/base-initramfs-$KVER-$key.cpio.gz
+	with_cache_lock _base_initrd_build "$BASE_INITRD"
+}
+
+# The initramfs under test: the base one + our /init, appended by the project's tool.
+test_initrd() { # INIT_BINARY OUT
+	local init=$1 out=$2
+	[ -x "$VM_REPO/build/initramfs-append" ] || die "build/initramfs-append is missing: run 'make -C $VM_REPO all'"
+	[ -x "$init" ] || die "$init is missing: run 'make -C $VM_REPO all'"
+	"$VM_REPO/build/initramfs-append" --init "$init" --version vm-test "$BASE_INITRD" "$out" >/dev/null ||
+		die "initramfs-append failed for $init"
+}
+
+# ---------------------------------------------------------------- root disk (vda)
+_root_fs_tree() { # DIR: the root file system's contents
+	local d=$1 a
+	mkdir -p "$d"/{bin,sbin,etc,dev,proc,sys,run,rw,home,tmp,var/log,var/tmp,lib/modules,mnt,root,usr/bin,usr/sbin}
+	chmod 1777 "$d/tmp" "$d/var/tmp"
+	cp /bin/busybox "$d/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		case $a in busybox|init|linuxrc) continue ;; esac
+		ln -s busybox "$d/bin/$a"
+	done
+	install -m 755 "$VM_DIR/guest/init.sh" "$d/sbin/init"
+	# A Qubes template's fstab, with the test disks' names (vdX for xvdX)
+	cat >"$d/etc/fstab" <<'EOF'
+/dev/mapper/dmroot /                       ext4 defaults,discard,noatime        1 1
+/dev/vdb           /rw                     auto noauto,defaults,discard,nosuid,nodev 1 2
+/rw/home           /home                   none noauto,bind,defaults,nosuid,nodev 0 0
+/dev/vdc1          swap                    swap defaults                        0 0
+tmpfs              /dev/shm                tmpfs defaults,size=1G               0 0
+devpts             /dev/pts                devpts gid=5,mode=620                0 0
+sysfs              /sys                    sysfs defaults                       0 0
+proc               /proc                   proc defaults                        0 0
+EOF
+	echo "root:x:0:0:root:/root:/bin/sh" >"$d/etc/passwd"
+	echo "user:x:1000:1000:user:/home/user:/bin/sh" >>"$d/etc/passwd"
+	printf 'root:x:0:\nuser:x:1000:\n' >"$d/etc/group"
+	echo "qe-test" >"$d/etc/hostname"
+}
+
+_root_img_build() { # OUT
+	local out=$1 tmp p3_start p3_sectors img
+	[ -f "$out" ] && return 0
+	note "building the root disk template"
+	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	img=$tmp/root.img
+	truncate -s "${ROOT_IMG_MIB}M" "$img"
+	sfdisk -q --no-reread --no-tell-kernel "$img" >/dev/null <<'EOF'
+label: gpt
+unit: sectors
+first-lba: 2048
+start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, name="BIOS boot"
+start=4096, size=16384, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="EFI System"
+start=20480, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="Root filesystem"
+EOF
+	read -r p3_start p3_sectors < <(sfdisk -J "$img" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)["partitiontable"]["partitions"][2]
+print(p["start"], p["size"])')
+	_root_fs_tree "$tmp/tree"
+	truncate -s $(( p3_sectors * 512 )) "$tmp/p3.ext4"
+	mkfs.ext4 -q -F -b 4096 -L root -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 \
+		-d "$tmp/tree" "$tmp/p3.ext4" >/dev/null
+	dd if="$tmp/p3.ext4" of="$img" bs=1M seek=$(( p3_start * 512 )) oflag=seek_bytes \
+		conv=notrunc,sparse status=none
+	prune_cache "root-*.img" "$out"
+	mv "$img" "$out"
+	rm -rf "$tmp"
+}
+
+root_template() { # -> ROOT_TEMPLATE
+	local key
+	key=$(EXTRA_KEY=$ROOT_IMG_MIB inputs_hash _root_img_build _root_fs_tree -- "$VM_DIR/guest/init.sh" /bin/busybox)
+	ROOT_TEMPLATE=$VM_CACHE/root-$key.img
+	with_cache_lock _root_img_build "$ROOT_TEMPLATE"
+}
+
+# ---------------------------------------------------------------- private disk (vdb)
+_private_img_build() { # BLOCKSIZE OUT
+	local bs=$1 out=$2 tmp
+	[ -f "$out" ] && return 0
+	note "building the private disk template (ext4, $bs-byte blocks)"
+	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	mkdir -p "$tmp/tree/home/user"
+	chown 1000:1000 "$tmp/tree/home/user"
+	echo "private volume of the qube" >"$tmp/tree/home/user/README"
+	truncate -s "${PRIVATE_IMG_MIB}M" "$tmp/private.img"
+	mkfs.ext4 -q -F -b "$bs" -L private -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 \
+		-d "$tmp/tree" "$tmp/private.img" >/dev/null
+	prune_cache "private-b$bs-*.img" "$out"
+	mv "$tmp/private.img" "$out"
+	rm -rf "$tmp"
+}
+
+private_template() { # BLOCKSIZE -> PRIVATE_TEMPLATE
+	local key
+	key=$(EXTRA_KEY="$1 $PRIVATE_IMG_MIB" inputs_hash _private_img_build)
+	PRIVATE_TEMPLATE=$VM_CACHE/private-b$1-$key.img
+	with_cache_lock _private_img_build "$1" "$PRIVATE_TEMPLATE"
+}
