@@ -51,6 +51,8 @@ struct ctx {
 /* main.c: stop the boot. In ephemeral mode this is the fail-closed path:
  * one line on the console, then the VM powers off before userspace. */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* fatal() with ": <errno text>" appended; r is a negative errno. */
+_Noreturn void fatal_errno(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* mounts.c */
 int mount_early(void);

@@ -36,7 +36,7 @@ int key_load(bool fail_inject, bool report_hash)
 	int r;
 
 	if (mlock(key, sizeof(key)) < 0)
-		return log_errno(-errno, "cannot lock the key buffer in memory");
+		fatal_errno(-errno, "cannot lock the key buffer in memory");
 	size_t got = 0;
 	while (got < sizeof(key)) {
 		/* blocks until the kernel's pool is initialised: never a weak key */
@@ -46,7 +46,7 @@ int key_load(bool fail_inject, bool report_hash)
 				continue;
 			r = -errno;
 			explicit_bzero(key, sizeof(key));
-			return log_errno(r, "getrandom failed");
+			fatal_errno(r, "getrandom failed");
 		}
 		got += (size_t)n;
 	}
@@ -63,8 +63,7 @@ int key_load(bool fail_inject, bool report_hash)
 	}
 	if (fail_inject) {
 		explicit_bzero(key, sizeof(key));
-		log_info("key: injected failure (qubes.ephemeral.test.fail=key)");
-		return -EIO;
+		fatal("key: injected failure (qubes.ephemeral.test.fail=key)");
 	}
 	/* the process keyring: searched by dm-crypt's request_key() in our context */
 	long id = sys_add_key("logon", KEY_DESC, key, sizeof(key), KEY_SPEC_PROCESS_KEYRING);
@@ -72,7 +71,7 @@ int key_load(bool fail_inject, bool report_hash)
 	explicit_bzero(key, sizeof(key));
 	munlock(key, sizeof(key));
 	if (r < 0)
-		return log_errno(r, "cannot add the key to the kernel keyring (CONFIG_KEYS)");
+		fatal_errno(r, "cannot add the key to the kernel keyring (CONFIG_KEYS)");
 	return r;
 }
 

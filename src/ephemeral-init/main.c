@@ -53,6 +53,17 @@ _Noreturn void fatal(const char *fmt, ...)
 		pause();
 }
 
+_Noreturn void fatal_errno(int r, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[400];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fatal("%s: %s", msg, strerror(r < 0 ? -r : r));
+}
+
 static void read_cmdline(struct ctx *c)
 {
 	char buf[4096], err[256];

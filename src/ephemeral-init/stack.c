@@ -1,4 +1,5 @@
-/* The ephemeral storage stack (shared/DESIGN.md):
+/* The ephemeral storage stack (shared/DESIGN.md). Only built in ephemeral
+ * mode, so every failure here stops the boot with one line that names it.
  *   volatile -> crypt -> { swap, pool metadata, pool data } -> thin-pool
  *   -> thin dmroot (origin: root partition), thin private (origin: private disk)
  * Tables are computed by lib/layout.c; this file only loads them. */
@@ -24,13 +25,13 @@ static int create_device(struct ctx *c, const char *name, const char *type,
 
 	snprintf(uuid, sizeof(uuid), "QUBES-EPHEMERAL-%s", name);
 	if ((r = dm_create(c->dm, name, uuid, dev)) < 0)
-		return log_errno(r, "cannot create device-mapper device %s", name);
+		fatal_errno(r, "cannot create device-mapper device %s", name);
 	if ((r = dm_load(c->dm, name, &t, 1, false, secure)) < 0)
-		return log_errno(r, "the kernel refused the %s table of %s", type, name);
+		fatal_errno(r, "the kernel refused the %s table of %s", type, name);
 	if ((r = dm_resume(c->dm, name)) < 0)
-		return log_errno(r, "cannot activate %s", name);
+		fatal_errno(r, "cannot activate %s", name);
 	if ((r = dm_make_node(name, *dev)) < 0)
-		return log_errno(r, "cannot create /dev/mapper/%s", name);
+		fatal_errno(r, "cannot create /dev/mapper/%s", name);
 	return 0;
 }
 
@@ -38,8 +39,7 @@ static int injected(const struct ctx *c, enum fail_step s)
 {
 	if (c->opt.test_fail != s)
 		return 0;
-	log_info("%s: injected failure (qubes.ephemeral.test.fail=%s)", fail_step_name(s), fail_step_name(s));
-	return -EIO;
+	fatal("%s: injected failure (qubes.ephemeral.test.fail=%s)", fail_step_name(s), fail_step_name(s));
 }
 
 static int choose_geometry(struct ctx *c)
@@ -50,15 +50,15 @@ static int choose_geometry(struct ctx *c)
 	int r;
 
 	if ((r = read_head(c->root.name, head, sizeof(head))) < 0)
-		return log_errno(r, "cannot read root origin /dev/%s", c->root.name);
+		fatal_errno(r, "cannot read root origin /dev/%s", c->root.name);
 	fs_block[0] = probe_fs_block(head, sizeof(head));
 	if ((r = read_head(c->private_.name, head, sizeof(head))) < 0)
-		return log_errno(r, "cannot read private origin /dev/%s", c->private_.name);
+		fatal_errno(r, "cannot read private origin /dev/%s", c->private_.name);
 	fs_block[1] = probe_fs_block(head, sizeof(head));
 	explicit_bzero(head, sizeof(head));
 	if ((r = choose_sector_size(c->volatile_.lbs, fs_block, 2, &c->sector_size, err, sizeof(err))) < 0 ||
 	    (r = layout_compute(c->volatile_.bytes, c->opt.swap_bytes, c->sector_size, &c->layout, err, sizeof(err))) < 0)
-		return log_errno(r, "%s", err);
+		fatal_errno(r, "%s", err);
 	return 0;
 }
 
@@ -118,11 +118,11 @@ static int build_swap(struct ctx *c, const char *crypt)
 	if ((r = create_device(c, DM_SWAP, "linear", c->layout.swap_sectors, params, false, &dev)) < 0)
 		return r;
 	if ((r = swap_format("/dev/mapper/" DM_SWAP, c->layout.swap_sectors * SECTOR_BYTES)) < 0)
-		return log_errno(r, "cannot write the swap header");
+		fatal_errno(r, "cannot write the swap header");
 	if ((r = injected(c, FAIL_SWAPON)) < 0)
 		return r;
 	if ((r = swap_enable("/dev/mapper/" DM_SWAP)) < 0)
-		return log_errno(r, "swapon /dev/mapper/" DM_SWAP " failed");
+		fatal_errno(r, "swapon /dev/mapper/" DM_SWAP " failed");
 	return 0;
 }
 
@@ -140,7 +140,7 @@ static int build_pool(struct ctx *c, const char *crypt, dev_t *pool)
 	/* Never-written sectors of a fresh crypt device read as random bytes; an
 	 * all-zero superblock is what tells dm-thin to format new metadata. */
 	if ((r = zero_start(DM_META, 4096)) < 0)
-		return log_errno(r, "cannot clear the thin-pool metadata superblock");
+		fatal_errno(r, "cannot clear the thin-pool metadata superblock");
 	table_linear(params, sizeof(params), crypt, l->data_start);
 	if ((r = create_device(c, DM_DATA, "linear", l->data_sectors, params, false, &dev)) < 0)
 		return r;
@@ -160,7 +160,7 @@ static int build_thin(struct ctx *c, const char *pool, unsigned id, const char *
 
 	snprintf(msg, sizeof(msg), "create_thin %u", id);
 	if ((r = dm_message(c->dm, DM_POOL, 0, msg)) < 0)
-		return log_errno(r, "thin-pool message \"%s\" failed", msg);
+		fatal_errno(r, "thin-pool message \"%s\" failed", msg);
 	if ((r = injected(c, FAIL_THIN)) < 0)
 		return r;
 	devname_of(origin->dev, org, sizeof(org));
@@ -169,7 +169,7 @@ static int build_thin(struct ctx *c, const char *pool, unsigned id, const char *
 	uint64_t step = c->sector_size / SECTOR_BYTES;
 	uint64_t sectors = origin->bytes / SECTOR_BYTES / step * step;
 	if (!sectors)
-		return log_errno(-EINVAL, "origin /dev/%s is empty", origin->name);
+		fatal_errno(-EINVAL, "origin /dev/%s is empty", origin->name);
 	return create_device(c, name, "thin", sectors, params, false, &dev);
 }
 
@@ -182,7 +182,7 @@ int build_stack(struct ctx *c)
 	if ((r = choose_geometry(c)) < 0)
 		return r;
 	if ((c->dm = dm_open_control()) < 0)
-		return log_errno(c->dm, "cannot open /dev/mapper/control (is dm-mod loaded?)");
+		fatal_errno(c->dm, "cannot open /dev/mapper/control (is dm-mod loaded?)");
 	if ((r = build_crypt(c, &dev)) < 0)
 		return r;
 	devname_of(dev, crypt, sizeof(crypt));
