@@ -17,7 +17,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 FAIL_STEPS=(readonly key crypt pool thin swapon mount switch-root)
-SCENARIOS=(ephemeral control stock ext4-1k drift crash)
+SCENARIOS=(ephemeral control stock ext4-1k drift crash systemd systemd-stock)
 for f in "${FAIL_STEPS[@]}"; do SCENARIOS+=("fault-$f"); done
 VM_TIMEOUT=${VM_TIMEOUT:-300}
 BASE_CMDLINE="console=ttyS0 panic=-1 mitigations=off root=/dev/mapper/dmroot ro qubes.ephemeral.disks=vda,vdb,vdc,vdd"
@@ -42,6 +42,7 @@ EOF
 scenario_config() {
 	S_INIT=$VM_REPO/build/ephemeral-init
 	S_OPTS=$EPHEMERAL_OPTS
+	S_ROOT=busybox S_MEM=512
 	S_PRIV_BS=4096 S_ROOT_RO=1 S_PRIV_RO=1
 	S_KILL_ON=
 	case $1 in
@@ -71,6 +72,13 @@ scenario_config() {
 		S_OPTS="$EPHEMERAL_OPTS qe.hold=1"
 		S_KILL_ON="GUEST holding=yes"
 		S_EXPECT="userspace held no_hits unchanged swap" ;;
+	systemd)
+		# a Debian 12 systemd root with Qubes-like units (guest-systemd/)
+		S_ROOT=systemd S_MEM=1024
+		S_EXPECT="userspace done no_hits unchanged swap status_ok no_failed_units no_device_waits private_mounted" ;;
+	systemd-stock)
+		S_ROOT=systemd S_MEM=1024 S_OPTS="" S_PRIV_RO=0
+		S_EXPECT="userspace done hits changed no_failed_units no_device_waits" ;;
 	fault-*)
 		# fault injection (test build): the boot must stop before userspace
 		local step=${1#fault-}
@@ -99,6 +107,10 @@ check_expect() {
 		unchanged) [ "$R_UNCHANGED" = yes ] || FAILS+=("an origin image changed") ;;
 		changed) [ "$R_UNCHANGED" = no ] || FAILS+=("origins unchanged (stock mode should write private)") ;;
 		swap) [ "$R_SWAP" = yes ] || FAILS+=("no pages reached swap") ;;
+		no_failed_units) [ "$R_FAILED_UNITS" = 0 ] || FAILS+=("failed units: ${R_FAILED_UNITS:-unknown}") ;;
+		no_device_waits) [ "$R_DEVICE_WAITS" = 0 ] || FAILS+=("jobs waited for devices: ${R_DEVICE_WAITS:-unknown}") ;;
+		private_mounted) grep -q "GUEST rw_source=/dev/mapper/ephemeral-private home_source=/dev/mapper/ephemeral-private" "$log" ||
+			FAILS+=("/rw and /home are not on the encrypted private device") ;;
 		status_forced) grep -q "were writable at boot: root yes, private yes; forced read-only" "$log" ||
 			FAILS+=("ephemeral-status did not report origins forced read-only") ;;
 		status_ok) [ "$R_STATUS_RC" = 0 ] || FAILS+=("ephemeral-status did not confirm (exit ${R_STATUS_RC:-none})") ;;
@@ -138,7 +150,7 @@ boot_vm() { # DIR CMDLINE
 	(
 		set +e
 		timeout -k 10 "$VM_TIMEOUT" \
-			qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m 512 \
+			qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m "$S_MEM" \
 			-nographic -no-reboot -nic none -pidfile "$dir/qemu.pid" \
 			-kernel "$VMLINUZ" -initrd "$dir/initrd.img" -append "$cmdline" \
 			-drive "file=$dir/root.img,format=raw,if=virtio$ro_root" \
@@ -163,7 +175,12 @@ run_scenario() {
 	log=$dir/console.log
 	echo "== scenario $name (console: $log)" >&2
 
-	cp --sparse=always "$ROOT_TEMPLATE" "$dir/root.img"
+	if [ "$S_ROOT" = systemd ]; then
+		[ -n "${SYSTEMD_ROOT:-}" ] || SYSTEMD_ROOT=$("$VM_DIR/systemd-root.sh" "$VM_CACHE") || die "cannot build the systemd root"
+		cp --sparse=always "$SYSTEMD_ROOT" "$dir/root.img"
+	else
+		cp --sparse=always "$ROOT_TEMPLATE" "$dir/root.img"
+	fi
 	cp --sparse=always "$PRIVATE_TEMPLATE" "$dir/private.img"
 	truncate -s "$VOLATILE_IMG_SIZE" "$dir/volatile.img"
 	test_initrd "$S_INIT" "$dir/initrd.img"
@@ -206,6 +223,9 @@ run_scenario() {
 	R_SWAP=no
 	[ "$(guest_val "$log" swap_used)" = yes ] && R_SWAP=yes
 	R_STATUS_RC=$(guest_val "$log" status_rc)
+	R_FAILED_UNITS=$(guest_val "$log" failed_units)
+	R_DEVICE_WAITS=$(guest_val "$log" device_waits)
+	R_BOOT_MS=$(guest_val "$log" boot_ms)
 	R_FATAL=no
 	grep -q 'qubes-ephemeral: FATAL' "$log" && R_FATAL=yes
 	if grep -qF "$tok" "$log"; then
@@ -236,7 +256,8 @@ run_scenario() {
 	echo "RESULT scenario=$name marker_hits=$R_HITS origins_unchanged=$R_UNCHANGED swap_used=$R_SWAP" \
 		"userspace=$R_USERSPACE boot_s=$R_BOOT_S hits_root=$h_root hits_private=$h_priv" \
 		"hits_volatile=$h_vol hits_modules=$h_mod status_rc=${R_STATUS_RC:-none} fatal=$R_FATAL" \
-		"killed=$R_KILLED qemu_rc=$R_RC pass=$pass"
+		"killed=$R_KILLED qemu_rc=$R_RC failed_units=${R_FAILED_UNITS:-none}" \
+		"device_waits=${R_DEVICE_WAITS:-none} boot_ms=${R_BOOT_MS:-none} pass=$pass"
 
 	if [ $pass = yes ] && [ "${VM_KEEP:-0}" != 1 ]; then
 		rm -f "$dir"/*.img

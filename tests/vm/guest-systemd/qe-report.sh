@@ -1,0 +1,25 @@
+#!/bin/sh
+# Waits for the boot to settle, reports what the harness checks, powers off.
+exec > /dev/console 2>&1
+timeout 200 systemctl is-system-running --wait >/dev/null
+echo "GUEST userspace=yes"
+echo "GUEST system_state=$(systemctl is-system-running)"
+failed=$(systemctl --failed --no-legend --plain | wc -l)
+systemctl --failed --no-legend --plain | sed 's/^/GUEST failed: /'
+echo "GUEST failed_units=$failed"
+# a job that waited for a device that never came shows as a timeout
+waits=$(journalctl -b --no-pager -o cat | grep -cE 'Timed out waiting for device|Job dev-.*timed out|Dependency failed for')
+journalctl -b --no-pager -o cat | grep -E 'Timed out waiting for device|Job dev-.*timed out|Dependency failed for' | sed 's/^/GUEST wait: /'
+echo "GUEST device_waits=$waits"
+us=$(systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target)
+echo "GUEST boot_ms=$((us / 1000))"
+systemd-analyze | sed 's/^/GUEST analyze: /'
+rw=$(findmnt -n -o SOURCE /rw); home=$(findmnt -n -o SOURCE /home | sed 's/\[.*//')
+echo "GUEST rw_source=$rw home_source=$home"
+echo "GUEST swaps=$(awk 'NR > 1 {print $1}' /proc/swaps | tr '\n' ',')"
+if [ -x /run/qubes-ephemeral/ephemeral-status ]; then
+	/run/qubes-ephemeral/ephemeral-status
+	echo "GUEST status_rc=$?"
+fi
+echo "GUEST done=yes"
+systemctl poweroff

@@ -1,0 +1,48 @@
+#!/bin/bash
+# Builds (once, cached) a Debian 12 systemd root with Qubes-like units, as a
+# GPT disk whose 3rd partition is "Root filesystem". Prints the image path.
+#   tests/vm/systemd-root.sh CACHE_DIR
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cache=$1
+PACKAGES=systemd-sysv,udev,kmod,e2fsprogs,util-linux,mount
+# the cache key covers the package list and every file we put in
+key=$( (echo "$PACKAGES"; cat "$here"/guest-systemd/*) | sha256sum | cut -c1-12)
+img=$cache/root-systemd-$key.img
+[ -f "$img" ] && { echo "$img"; exit 0; }
+command -v debootstrap >/dev/null || { echo "systemd-root: debootstrap missing; run scripts/install-deps.sh" >&2; exit 1; }
+
+base=$cache/debootstrap-$(echo "$PACKAGES" | sha256sum | cut -c1-12)
+if [ ! -f "$base/.done" ]; then
+	rm -rf "$base"
+	echo "systemd-root: debootstrap of Debian 12 (a few minutes, once)" >&2
+	debootstrap --variant=minbase --include="$PACKAGES" bookworm "$base" http://deb.debian.org/debian >"$cache/debootstrap.log" 2>&1 ||
+		{ echo "systemd-root: debootstrap failed, see $cache/debootstrap.log" >&2; exit 1; }
+	rm -rf "$base"/var/cache/apt/archives/*.deb "$base"/var/lib/apt/lists/*
+	touch "$base/.done"
+fi
+
+st=$cache/stage-systemd
+rm -rf "$st"; cp -a "$base" "$st"; rm -f "$st/.done"
+g=$here/guest-systemd
+install -m 644 "$g/fstab" "$st/etc/fstab"
+install -d "$st/usr/lib/qe-test" "$st/rw" "$st/var/log/journal"
+install -m 755 "$g"/*.sh "$st/usr/lib/qe-test/"
+for u in "$g"/*.service; do install -m 644 "$u" "$st/etc/systemd/system/"; done
+echo qe-vm > "$st/etc/hostname"
+chroot "$st" systemctl enable qubes-mount-dirs.service dev-vdc1-swap.service qe-markers.service qe-report.service >/dev/null 2>&1
+# no login prompts on the test console
+chroot "$st" systemctl mask getty@tty1.service serial-getty@ttyS0.service >/dev/null 2>&1
+rm -f "$img.fs" "$img.tmp"
+mkfs.ext4 -q -b 4096 -d "$st" "$img.fs" 900M >&2
+truncate -s 910M "$img.tmp"
+sfdisk -q "$img.tmp" >/dev/null <<PART
+label: gpt
+start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, name="BIOS boot"
+start=4096, size=12288, type=C12A7328-F81F-11D2-BA4B-00A0C93EC3B4, name="EFI System"
+start=16384, size=1843200, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="Root filesystem"
+PART
+dd if="$img.fs" of="$img.tmp" bs=1M seek=8 conv=notrunc,sparse status=none
+rm -f "$img.fs"; rm -rf "$st"
+mv "$img.tmp" "$img"
+echo "$img"
