@@ -31,7 +31,7 @@ HOST_CFLAGS := $(WARN) -O2 -g $(INC)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: all check unit vm fuzz demo install clean
-all: $(B)/ephemeral-init $(B)/ephemeral-init-test $(B)/initramfs-append $(if $(QVM_SRC),$(B)/qvm-ephemeral)
+all: $(B)/ephemeral-init $(B)/ephemeral-init-test $(B)/initramfs-append $(B)/keyscan $(if $(QVM_SRC),$(B)/qvm-ephemeral)
 
 $(B)/musl-include:
 	mkdir -p $@
@@ -55,6 +55,11 @@ $(B)/initramfs-append: $(APPEND_SRC) $(LIB_SRC) $(LIB_HDR)
 $(B)/qvm-ephemeral: $(QVM_SRC) $(QVM_HDR) $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(B)
 	$(CC) $(HOST_CFLAGS) -Isrc/qvm-ephemeral -o $@ $(QVM_SRC) $(LIB_SRC)
+
+# tests/vm: finds the volatile key in a guest memory dump by its fingerprint
+$(B)/keyscan: tests/vm/keyscan.c src/lib/sha256.c src/lib/sha256.h
+	@mkdir -p $(B)
+	$(CC) $(HOST_CFLAGS) -O3 -o $@ tests/vm/keyscan.c src/lib/sha256.c
 
 # Unit tests: each tests/unit/test_X.c is its own cmocka program, built with
 # ASan + UBSan against the library sources.

@@ -139,6 +139,25 @@ modules_img() { # -> MODULES_IMG
 	with_cache_lock _modules_img_build "$MODULES_IMG"
 }
 
+# A modules disk lacking some modules (fault scenarios): the same tree minus
+# those .ko files, depmod'ed again. -> MODULES_FAULT_IMG
+modules_img_without() { # NAME MODULE...
+	local name=$1; shift
+	MODULES_FAULT_IMG=$VM_CACHE/modfault-$KVER-$name.img
+	[ -f "$MODULES_FAULT_IMG" ] && return 0
+	local tmp m kib
+	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	mkdir -p "$tmp/root/lib/modules"
+	cp -a "$KMODS" "$tmp/root/lib/modules/$KVER"
+	for m in "$@"; do find "$tmp/root/lib/modules/$KVER" -name "$m.ko*" -delete; done
+	depmod -b "$tmp/root" "$KVER" || die "depmod failed for the $name modules disk"
+	kib=$(du -sk "$tmp/root/lib/modules" | awk '{print $1}')
+	truncate -s "$(( kib + kib / 4 + 16384 ))K" "$tmp/m.img"
+	mkfs.ext3 -q -F -b 4096 -L modules -E nodiscard -d "$tmp/root/lib/modules" "$tmp/m.img" >/dev/null
+	mv "$tmp/m.img" "$MODULES_FAULT_IMG"
+	rm -rf "$tmp"
+}
+
 # ---------------------------------------------------------------- base initramfs
 # Closure of module names over modules.dep; prints the relative .ko paths.
 module_closure() { # MODDIR NAME...
@@ -284,25 +303,25 @@ root_template() { # -> ROOT_TEMPLATE
 }
 
 # ---------------------------------------------------------------- private disk (vdb)
-_private_img_build() { # BLOCKSIZE OUT
-	local bs=$1 out=$2 tmp
+_private_img_build() { # BLOCKSIZE OUT [MIB]
+	local bs=$1 out=$2 mib=${3:-$PRIVATE_IMG_MIB} tmp
 	[ -f "$out" ] && return 0
 	note "building the private disk template (ext4, $bs-byte blocks)"
 	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
 	mkdir -p "$tmp/tree/home/user"
 	chown 1000:1000 "$tmp/tree/home/user"
 	echo "private volume of the qube" >"$tmp/tree/home/user/README"
-	truncate -s "${PRIVATE_IMG_MIB}M" "$tmp/private.img"
+	truncate -s "${mib}M" "$tmp/private.img"
 	mkfs.ext4 -q -F -b "$bs" -L private -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 \
 		-d "$tmp/tree" "$tmp/private.img" >/dev/null
-	prune_cache "private-b$bs-*.img" "$out"
+	prune_cache "private-b$bs-m$mib-*.img" "$out"
 	mv "$tmp/private.img" "$out"
 	rm -rf "$tmp"
 }
 
-private_template() { # BLOCKSIZE -> PRIVATE_TEMPLATE
-	local key
-	key=$(EXTRA_KEY="$1 $PRIVATE_IMG_MIB" inputs_hash _private_img_build)
-	PRIVATE_TEMPLATE=$VM_CACHE/private-b$1-$key.img
-	with_cache_lock _private_img_build "$1" "$PRIVATE_TEMPLATE"
+private_template() { # BLOCKSIZE [MIB] -> PRIVATE_TEMPLATE
+	local key mib=${2:-$PRIVATE_IMG_MIB}
+	key=$(EXTRA_KEY="$1 $mib" inputs_hash _private_img_build)
+	PRIVATE_TEMPLATE=$VM_CACHE/private-b$1-m$mib-$key.img
+	with_cache_lock _private_img_build "$1" "$PRIVATE_TEMPLATE" "$mib"
 }

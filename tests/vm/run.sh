@@ -17,8 +17,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 FAIL_STEPS=(readonly key crypt pool thin swapon mount switch-root)
-SCENARIOS=(ephemeral control stock ext4-1k drift crash systemd systemd-stock)
+SCENARIOS=(ephemeral control stock ext4-1k drift crash keys exhaust discard systemd systemd-stock)
 for f in "${FAIL_STEPS[@]}"; do SCENARIOS+=("fault-$f"); done
+# faults from the outside (no injection): each must stop the boot with a line naming it
+SCENARIOS+=(fault-no-volatile fault-small-volatile fault-no-dm-crypt fault-no-thin fault-bad-option fault-disk-timeout)
 VM_TIMEOUT=${VM_TIMEOUT:-300}
 BASE_CMDLINE="console=ttyS0 panic=-1 mitigations=off root=/dev/mapper/dmroot ro qubes.ephemeral.disks=vda,vdb,vdc,vdd"
 EPHEMERAL_OPTS="qubes.ephemeral=1 qubes.ephemeral.swap=256M"
@@ -42,7 +44,8 @@ EOF
 scenario_config() {
 	S_INIT=$VM_REPO/build/ephemeral-init
 	S_OPTS=$EPHEMERAL_OPTS
-	S_ROOT=busybox S_MEM=512
+	S_ROOT=busybox S_MEM=512 S_VOL_SIZE=$VOLATILE_IMG_SIZE S_PRIV_MIB=$PRIVATE_IMG_MIB
+	S_MODULES=$MODULES_IMG S_DUMP=0
 	S_PRIV_BS=4096 S_ROOT_RO=1 S_PRIV_RO=1
 	S_KILL_ON=
 	case $1 in
@@ -79,6 +82,41 @@ scenario_config() {
 	systemd-stock)
 		S_ROOT=systemd S_MEM=1024 S_OPTS="" S_PRIV_RO=0
 		S_EXPECT="userspace done hits changed no_failed_units no_device_waits" ;;
+	keys)
+		# the key: only a keyring reference in tables, gone from /proc/keys, and
+		# in a dump of guest memory only where dm-crypt holds it (test build
+		# prints the key's sha256, never the key)
+		S_INIT=$VM_REPO/build/ephemeral-init-test
+		S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.test.keyhash=1 qe.dump=1"
+		S_KILL_ON="GUEST dump_now=yes" S_DUMP=1
+		S_EXPECT="userspace no_hits unchanged status_ok key_refonly key_copies" ;;
+	exhaust)
+		# more than the pool holds: writes must fail at once, no hang, no panic
+		S_VOL_SIZE=512M S_PRIV_MIB=768
+		S_OPTS="qubes.ephemeral=1 qubes.ephemeral.swap=64M qe.exhaust=1"
+		S_EXPECT="userspace done no_hits unchanged exhausted" ;;
+	discard)
+		# 1 GiB written, deleted, trimmed: the pool must get the space back
+		S_PRIV_MIB=1536 S_OPTS="$EPHEMERAL_OPTS qe.discard=1"
+		S_EXPECT="userspace done no_hits unchanged discarded" ;;
+	fault-no-volatile)
+		S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.disks=vda,vdb,vdx,vdd qubes.ephemeral.timeout=5"
+		S_EXPECT="no_userspace fatal no_hits unchanged console:volatile_disk_/dev/vdx_did_not_appear" ;;
+	fault-disk-timeout)
+		S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.disks=vdy,vdb,vdc,vdd qubes.ephemeral.timeout=3"
+		S_EXPECT="no_userspace fatal no_hits unchanged console:root_disk_/dev/vdy_did_not_appear_within_3_s" ;;
+	fault-small-volatile)
+		S_VOL_SIZE=256M
+		S_EXPECT="no_userspace fatal no_hits unchanged console:too_small_for_256_MiB_swap" ;;
+	fault-no-dm-crypt)
+		modules_img_without no-dm-crypt dm-crypt; S_MODULES=$MODULES_FAULT_IMG
+		S_EXPECT="no_userspace fatal no_hits unchanged console:cannot_load_kernel_module_dm-crypt" ;;
+	fault-no-thin)
+		modules_img_without no-thin dm-thin-pool; S_MODULES=$MODULES_FAULT_IMG
+		S_EXPECT="no_userspace fatal no_hits unchanged console:cannot_load_kernel_module_dm-thin-pool" ;;
+	fault-bad-option)
+		S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.swap=12Q"
+		S_EXPECT="no_userspace fatal no_hits unchanged console:bad_value_in_\"qubes.ephemeral.swap=12Q\"" ;;
 	fault-*)
 		# fault injection (test build): the boot must stop before userspace
 		local step=${1#fault-}
@@ -111,6 +149,16 @@ check_expect() {
 		no_device_waits) [ "$R_DEVICE_WAITS" = 0 ] || FAILS+=("jobs waited for devices: ${R_DEVICE_WAITS:-unknown}") ;;
 		private_mounted) grep -q "GUEST rw_source=/dev/mapper/ephemeral-private home_source=/dev/mapper/ephemeral-private" "$log" ||
 			FAILS+=("/rw and /home are not on the encrypted private device") ;;
+		console:*) tr ' ' _ <"$log" | grep -qF -- "${e#console:}" || FAILS+=("console lacks '${e#console:}'") ;;
+		exhausted) [ "$(guest_val "$log" exhaust_error)" = yes ] || FAILS+=("writes past the pool did not fail") ;;
+		discarded) discard_ok "$log" || FAILS+=("pool space not given back: $(grep -o 'discard_before=.*' "$log" | tr -d '\r')") ;;
+		key_refonly) grep -q "held by the kernel only (table shows a keyring reference, no key bytes); no longer in any keyring" "$log" ||
+			FAILS+=("ephemeral-status did not confirm a keyring-only, unlinked key") ;;
+		key_copies)
+			[ "${R_CTL_COPIES:-0}" -ge 1 ] || FAILS+=("the memory scan did not find its control pattern (scan broken?)")
+			# dm-crypt's own cipher context may hold one copy; none may be elsewhere
+			[ -n "$R_KEY_COPIES" ] && [ "$R_KEY_COPIES" -le 1 ] ||
+				FAILS+=("key copies in the memory dump: ${R_KEY_COPIES:-not scanned} (want at most dm-crypt's own)") ;;
 		status_forced) grep -q "were writable at boot: root yes, private yes; forced read-only" "$log" ||
 			FAILS+=("ephemeral-status did not report origins forced read-only") ;;
 		status_ok) [ "$R_STATUS_RC" = 0 ] || FAILS+=("ephemeral-status did not confirm (exit ${R_STATUS_RC:-none})") ;;
@@ -119,6 +167,14 @@ check_expect() {
 	done
 	[ "$R_TIMEOUT" = no ] || FAILS+=("boot timed out after ${VM_TIMEOUT}s")
 	return 0
+}
+
+# Pool usage after fill minus before must be >= 900 MiB, after trim within 64 MiB of before.
+discard_ok() { # LOG
+	local b f a
+	b=$(guest_val "$1" discard_before); f=$(guest_val "$1" discard_full); a=$(guest_val "$1" discard_after)
+	[ -n "$b" ] && [ -n "$f" ] && [ -n "$a" ] || return 1
+	[ $(( f - b )) -ge $(( 900 << 20 )) ] && [ $(( a - b )) -le $(( 64 << 20 )) ]
 }
 
 # Value of "GUEST KEY=value" from the console log ("" when absent).
@@ -132,6 +188,10 @@ watch_console() { # TEXT PIDFILE FLAGFILE
 	local line
 	while IFS= read -r line; do
 		if [ -n "$1" ] && [ ! -e "$3" ] && [[ $line == *"$1"* ]]; then
+			if [ "$S_DUMP" = 1 ]; then
+				python3 "$VM_DIR/qmp_dump.py" "$(dirname "$2")/qmp.sock" "$(dirname "$2")/memory.dump" >&2 ||
+					echo "vm: memory dump failed" >&2
+			fi
 			kill -KILL "$(cat "$2")" 2>/dev/null && touch "$3"
 		fi
 	done
@@ -152,11 +212,12 @@ boot_vm() { # DIR CMDLINE
 		timeout -k 10 "$VM_TIMEOUT" \
 			qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m "$S_MEM" \
 			-nographic -no-reboot -nic none -pidfile "$dir/qemu.pid" \
+			-qmp "unix:$dir/qmp.sock,server=on,wait=off" \
 			-kernel "$VMLINUZ" -initrd "$dir/initrd.img" -append "$cmdline" \
 			-drive "file=$dir/root.img,format=raw,if=virtio$ro_root" \
 			-drive "file=$dir/private.img,format=raw,if=virtio$ro_priv" \
 			-drive "file=$dir/volatile.img,format=raw,if=virtio" \
-			-drive "file=$MODULES_IMG,format=raw,if=virtio,readonly=on" \
+			-drive "file=$S_MODULES,format=raw,if=virtio,readonly=on" \
 			</dev/null 2>&1 | tee "$dir/console.log" | watch_console "$S_KILL_ON" "$dir/qemu.pid" "$dir/killed"
 		exit "${PIPESTATUS[0]}"
 	) 2>/dev/null || R_RC=$?
@@ -168,7 +229,7 @@ run_scenario() {
 	local name=$1 dir log seed tok
 	scenario_config "$name"
 	[ -x "$S_INIT" ] || die "$S_INIT is missing: run 'make -C $VM_REPO all'"
-	private_template "$S_PRIV_BS"
+	private_template "$S_PRIV_BS" "$S_PRIV_MIB"
 
 	dir=$RUN_DIR/$name
 	mkdir -p "$dir"
@@ -182,7 +243,7 @@ run_scenario() {
 		cp --sparse=always "$ROOT_TEMPLATE" "$dir/root.img"
 	fi
 	cp --sparse=always "$PRIVATE_TEMPLATE" "$dir/private.img"
-	truncate -s "$VOLATILE_IMG_SIZE" "$dir/volatile.img"
+	truncate -s "$S_VOL_SIZE" "$dir/volatile.img"
 	test_initrd "$S_INIT" "$dir/initrd.img"
 
 	local sum_root0 sum_priv0 sum_root1 sum_priv1
@@ -210,7 +271,7 @@ run_scenario() {
 	[ "$sum_root0" = "$sum_root1" ] && [ "$sum_priv0" = "$sum_priv1" ] && R_UNCHANGED=yes
 
 	local counts h_root h_priv h_vol h_mod
-	counts=$(python3 "$VM_DIR/scan.py" "$tok" "$dir/root.img" "$dir/private.img" "$dir/volatile.img" "$MODULES_IMG") ||
+	counts=$(python3 "$VM_DIR/scan.py" "$tok" "$dir/root.img" "$dir/private.img" "$dir/volatile.img" "$S_MODULES") ||
 		die "scan.py failed"
 	{ read -r h_root _; read -r h_priv _; read -r h_vol _; read -r h_mod _; } <<<"$counts"
 	R_HITS=$(( h_root + h_priv + h_vol + h_mod ))
@@ -224,6 +285,17 @@ run_scenario() {
 	[ "$(guest_val "$log" swap_used)" = yes ] && R_SWAP=yes
 	R_STATUS_RC=$(guest_val "$log" status_rc)
 	R_FAILED_UNITS=$(guest_val "$log" failed_units)
+	R_KEY_COPIES= R_CTL_COPIES=
+	if [ "$S_DUMP" = 1 ] && [ -f "$dir/memory.dump" ]; then
+		local kh
+		kh=$(tr -d '\r' <"$log" | sed -n 's/.*TEST keyhash=\([0-9a-f]*\).*/\1/p' | tail -1)
+		[ -n "$kh" ] && R_KEY_COPIES=$("$VM_REPO/build/keyscan" "$kh" "$dir/memory.dump")
+		# positive control: 64 bytes the guest left in its memory must be found
+		local ch
+		ch=$(printf 'QEMKEYCTL-%s%s' "$seed" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -c 64 | sha256sum | cut -c1-64)
+		R_CTL_COPIES=$("$VM_REPO/build/keyscan" "$ch" "$dir/memory.dump")
+		rm -f "$dir/memory.dump"
+	fi
 	R_DEVICE_WAITS=$(guest_val "$log" device_waits)
 	R_BOOT_MS=$(guest_val "$log" boot_ms)
 	R_FATAL=no
@@ -257,7 +329,8 @@ run_scenario() {
 		"userspace=$R_USERSPACE boot_s=$R_BOOT_S hits_root=$h_root hits_private=$h_priv" \
 		"hits_volatile=$h_vol hits_modules=$h_mod status_rc=${R_STATUS_RC:-none} fatal=$R_FATAL" \
 		"killed=$R_KILLED qemu_rc=$R_RC failed_units=${R_FAILED_UNITS:-none}" \
-		"device_waits=${R_DEVICE_WAITS:-none} boot_ms=${R_BOOT_MS:-none} pass=$pass"
+		"device_waits=${R_DEVICE_WAITS:-none} boot_ms=${R_BOOT_MS:-none}" \
+		"exhaust_bytes=$(guest_val "$log" exhaust_bytes | grep . || echo none) key_copies=${R_KEY_COPIES:-none} control_copies=${R_CTL_COPIES:-none} pass=$pass"
 
 	if [ $pass = yes ] && [ "${VM_KEEP:-0}" != 1 ]; then
 		rm -f "$dir"/*.img

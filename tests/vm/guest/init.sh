@@ -24,12 +24,15 @@ for m in /proc /sys /dev /run; do
 done
 say "userspace=yes"
 
-seed='' hold=''
+seed='' hold='' exhaust='' discard='' dump=''
 # shellcheck disable=SC2013  # words, not lines
 for w in $(cat /proc/cmdline); do
 	case $w in
 	qe.seed=*) seed=${w#qe.seed=} ;;
 	qe.hold=1) hold=1 ;;   # keep writing until the host kills QEMU
+	qe.exhaust=1) exhaust=1 ;;  # write more than the pool holds
+	qe.discard=1) discard=1 ;;  # write 1 GiB, delete, fstrim: space must come back
+	qe.dump=1) dump=1 ;;   # wait while the host dumps guest memory
 	esac
 done
 [ -n "$seed" ] || { say "error=no qe.seed on the command line"; off; }
@@ -103,6 +106,36 @@ if [ -x $st ]; then
 	say "status_rc=$rc"
 else
 	say "status_tool=absent"
+fi
+# pool bytes in use, from the status tool's "pool:" line
+pool_used() { $st 2>/dev/null | sed -n 's/^pool: .*(\([0-9]*\) of [0-9]* bytes).*/\1/p'; }
+if [ -n "$exhaust" ]; then
+	# 16 MiB files, each fsync'ed, until a write fails: with error_if_no_space
+	# the failure must come at once, not as an I/O hang
+	t0=$(date +%s); i=0
+	while dd if=/dev/zero of=/rw/exhaust.$i bs=1M count=16 conv=fsync 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 1024 ] || break
+	done
+	t1=$(date +%s)
+	err=yes; [ $i -ge 1024 ] && err=no
+	say "exhaust_bytes=$((i * 16777216)) exhaust_error=$err exhaust_s=$((t1 - t0))"
+	$st 2>&1 | grep '^pool:' | sed 's/^/STATUS: /'
+fi
+if [ -n "$discard" ]; then
+	sync; u0=$(pool_used)
+	dd if=/dev/zero of=/rw/discard.fill bs=1M count=1024 conv=fsync 2>/dev/null || say "error=discard fill failed"
+	sync; u1=$(pool_used)
+	rm -f /rw/discard.fill; sync
+	fstrim /rw 2>/dev/null || say "error=fstrim failed"
+	sync; u2=$(pool_used)
+	say "discard_before=$u0 discard_full=$u1 discard_after=$u2"
+fi
+if [ -n "$dump" ]; then
+	# the scan's positive control: 64 known bytes left in guest memory (tmpfs)
+	printf 'QEMKEYCTL-%s%s' "$seed" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -c 64 >/run/qe-keyctl
+	say "dump_now=yes"
+	while :; do sleep 3600; done
 fi
 say "done=yes"
 if [ -n "$hold" ]; then
