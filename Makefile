@@ -92,9 +92,15 @@ fuzz: $(FUZZ_BIN)
 demo: all
 	@tests/vm/demo.sh
 
-install: $(B)/ephemeral-init $(B)/initramfs-append
+# dom0 layout: the tool, its man page, completion and units, and the guest
+# payload (ephemeral-init) the tool appends to kernel variants.
+install: $(B)/ephemeral-init $(B)/initramfs-append $(B)/qvm-ephemeral
 	install -D -m 0755 $(B)/ephemeral-init $(DESTDIR)$(PREFIX)/lib/qubes-ephemeral/ephemeral-init
 	install -D -m 0755 $(B)/initramfs-append $(DESTDIR)$(PREFIX)/lib/qubes-ephemeral/initramfs-append
+	install -D -m 0755 $(B)/qvm-ephemeral $(DESTDIR)$(PREFIX)/bin/qvm-ephemeral
+	install -D -m 0644 doc/qvm-ephemeral.1 $(DESTDIR)$(PREFIX)/share/man/man1/qvm-ephemeral.1
+	install -D -m 0644 completion/qvm-ephemeral.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qvm-ephemeral
+	for u in dom0/systemd/*; do install -D -m 0644 $$u $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
 
 clean:
 	rm -rf $(B)

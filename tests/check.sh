@@ -15,6 +15,17 @@ echo "== unit tests"
 out=$(tests/run-unit.sh "$@" 2>&1); echo "$out" | grep -vE '^\[ *(RUN|OK) *\]'
 count "$out"
 
+echo "== make install into a scratch DESTDIR"
+inst=$(mktemp -d)
+if make -s install DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1 &&
+	for f in usr/lib/qubes-ephemeral/ephemeral-init usr/bin/qvm-ephemeral usr/share/man/man1/qvm-ephemeral.1 \
+		usr/lib/systemd/system/qvm-ephemeral-watch.service; do [ -e "$inst/$f" ] || { echo "install: $f missing"; exit 1; }; done; then
+	echo "install: 1 passed, 0 failed"; passed=$((passed + 1))
+else
+	echo "install: 0 passed, 1 failed"; failed=$((failed + 1))
+fi
+rm -rf "$inst"
+
 echo "== fuzz smoke (each target briefly, must not crash)"
 if out=$(make -s fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10} 2>&1); then
 	echo "$out"; echo "fuzz: 1 passed, 0 failed"; passed=$((passed + 1))
