@@ -17,9 +17,14 @@ count "$out"
 
 echo "== make install into a scratch DESTDIR"
 inst=$(mktemp -d)
-if make -s install DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1 &&
+installed() {
+	local f
 	for f in usr/lib/qubes-ephemeral/ephemeral-init usr/bin/qvm-ephemeral usr/share/man/man1/qvm-ephemeral.1 \
-		usr/lib/systemd/system/qvm-ephemeral-watch.service; do [ -e "$inst/$f" ] || { echo "install: $f missing"; exit 1; }; done; then
+		usr/lib/systemd/system/qvm-ephemeral-watch.service; do
+		[ -e "$inst/$f" ] || { echo "install: $f missing"; return 1; }
+	done
+}
+if make -s install DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1 && installed; then
 	echo "install: 1 passed, 0 failed"; passed=$((passed + 1))
 else
 	echo "install: 0 passed, 1 failed"; failed=$((failed + 1))
