@@ -1,0 +1,187 @@
+/* qvm-ephemeral kernel: ephemeral variants of dom0-provided kernels.
+ *
+ * KERNELS_DIR/VER/ is never written. KERNELS_DIR/VER-ephemeral/ holds:
+ *   vmlinuz, default-kernelopts-*.txt, memory-hotplug-supported, ...  copies
+ *   initramfs    VER's bytes, zeros to 512, then our uncompressed newc cpio
+ *                (init = ephemeral-init, usr/lib/qubes-ephemeral/version)
+ *   modules.img  VER's image whose top-level `initramfs` (the copy HVMs boot
+ *                through the stubdomain) is the initramfs above
+ *   .qubes-ephemeral-source  the manifest: what it was made from (below)
+ *
+ * Files: kernel.c (commands), kernel_build.c (making one variant),
+ * kernel_check.c (is a variant current?), kernel_io.c (file and process
+ * helpers), kernel_scan.c (pure parsers, unit tested), kernel_sha.c. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define KERNEL_TOOL_VERSION "0.1"
+#define KERNEL_INIT_DEFAULT "/usr/lib/qubes-ephemeral/ephemeral-init"
+#define KERNEL_MANIFEST ".qubes-ephemeral-source"
+#define KERNEL_VERSION_PATH "usr/lib/qubes-ephemeral/version"
+#define KERNEL_SUFFIX "-ephemeral"
+/* exit code of `kernel sync` when an original folder is still being
+ * written (package install in progress): the service retries later */
+#define KERNEL_EXIT_RETRY 75
+/* an original folder without vmlinuz/initramfs/modules.img that changed
+ * less than this ago is taken as "being installed", not as broken */
+#define KERNEL_SETTLE_SECONDS 600
+
+/* For engine.c (enable/apply): makes or refreshes the variant of ver under
+ * kernels_dir unless it is current, or exists and was not made by us. The
+ * init binary is $QVM_EPHEMERAL_INIT, else KERNEL_INIT_DEFAULT. Writes the
+ * variant's name to variant_name. Prints one line on failure; returns 0 or
+ * negative errno. */
+int kernel_variant_ensure(const char *kernels_dir, const char *ver, char *variant_name, size_t len);
+
+/* --- shared between the kernel_*.c files --- */
+
+struct kctx {
+	const char *dir;        /* KERNELS_DIR */
+	int dirfd;              /* open, flock'ed for add/sync */
+	const char *init_path;
+	unsigned char *init;    /* the ephemeral-init binary, NULL when not loaded */
+	size_t init_len;
+	char init_sha[65];      /* "" when unknown */
+	char version[160];      /* "qubes-ephemeral 0.1 init-sha256=HEX" */
+};
+
+/* Loads ctx->init_path into ctx (init, init_len, init_sha, version).
+ * quiet: no message on failure. */
+int kctx_load_init(struct kctx *c, bool quiet);
+
+/* --- the manifest (kernel_scan.c) --- */
+
+#define MANIFEST_MAX_FILES 32
+#define KNAME_MAX 256
+
+struct mfile {
+	char name[KNAME_MAX];
+	uint64_t size, ino;
+	int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
+	char sha[65];
+};
+
+struct manifest {
+	char tool[32];          /* KERNEL_TOOL_VERSION that made it */
+	char base[KNAME_MAX];   /* VER */
+	char version[160];      /* what the cpio's version file says (no newline) */
+	char init_sha[65];
+	uint64_t cpio_offset;   /* where our cpio starts in the variant's initramfs */
+	size_t nsrc, nout;
+	struct mfile src[MANIFEST_MAX_FILES];  /* files of VER/ it was made from */
+	struct mfile out[MANIFEST_MAX_FILES];  /* files of the variant (size, sha) */
+};
+
+/* Text form, one record a line; names are the rest of their line. */
+int manifest_format(const struct manifest *m, char **text);   /* malloc'd */
+int manifest_parse(const char *text, struct manifest *m);     /* -EBADMSG */
+
+/* --- pure parsers (kernel_scan.c) --- */
+
+enum ird_comp { IRD_NONE, IRD_GZIP, IRD_ZSTD, IRD_XZ, IRD_LZMA, IRD_BZIP2, IRD_LZ4, IRD_LZO };
+const char *ird_comp_name(enum ird_comp c);
+
+struct ird_scan {
+	size_t ncpio;           /* uncompressed cpio archives walked (early microcode, ...) */
+	enum ird_comp comp;     /* compressed part after them, IRD_NONE if none */
+	uint64_t comp_offset;   /* where it starts */
+};
+
+/* Walks an initramfs as the kernel unpacks it: uncompressed newc archives
+ * (each checked to its TRAILER!!!, starting 4-byte aligned), NUL padding,
+ * until the first compressed stream (recognised by its magic; its content
+ * is checked by the caller). Returns 0, or -EINVAL with why filled. */
+int initramfs_scan(const unsigned char *b, size_t len, struct ird_scan *s, char *why, size_t whylen);
+
+/* Finds a regular file in one newc archive at b. Returns 0 with *data and
+ * *dlen, -ENOENT when the archive ends without it, -EINVAL when b is not
+ * a well-formed newc archive. */
+int newc_find(const unsigned char *b, size_t len, const char *name, const unsigned char **data, size_t *dlen);
+
+/* true when b (at least 1024 + 58 bytes from the image start) holds an
+ * ext2/3/4 superblock magic. */
+bool ext_magic_ok(const unsigned char *b, size_t len);
+
+/* "VER" -> "VER-ephemeral"; -EINVAL for names that cannot be a kernel
+ * folder (empty, '/', leading '.', a variant already), -ENAMETOOLONG. */
+int kernel_variant_name(const char *ver, char *out, size_t n);
+/* true for "X-ephemeral" with X non-empty; *base = X (n bytes at most). */
+bool kernel_variant_base(const char *name, char *base, size_t n);
+
+void sha_hex(const uint8_t d[32], char out[65]);
+
+/* Incremental SHA-256 (kernel_sha.c): files are hashed with read(). */
+struct ksha {
+	uint32_t s[8];
+	uint64_t len;
+	uint8_t buf[64];
+	size_t nbuf;
+};
+void ksha_init(struct ksha *h);
+void ksha_update(struct ksha *h, const void *data, size_t n);
+void ksha_final(struct ksha *h, char hex[65]);
+
+/* --- files and processes (kernel_io.c) --- */
+
+/* Copies src to a new file dst (O_EXCL) in dstdir: reflink when the file
+ * system can, else data extents only (holes stay holes). mode as given. */
+int kio_copy(int srcfd, int dstdirfd, const char *dst, mode_t mode);
+/* sha256 of a whole open file (read from offset 0). */
+int kio_sha256_fd(int fd, char out[65]);
+int kio_fsync_at(int dirfd, const char *name);
+int kio_write_all(int fd, const void *b, size_t n);
+/* rm -r name under dirfd (files and folders only, no symlink following). */
+int kio_rm_rf(int dirfd, const char *name);
+/* Reads a whole file (regular, at most max bytes). */
+int kio_read_at(int dirfd, const char *name, size_t max, char **data, size_t *len);
+/* Full path of a tool: $env_override if set, else PATH, /usr/sbin, /sbin. */
+int kio_find_tool(const char *name, const char *env_override, char *out, size_t n);
+/* Runs argv (argv[0] a full path) in cwd dirfd with stdin stdin_fd (-1:
+ * /dev/null), LC_ALL=C; its stdout+stderr go to *output (malloc'd, may be
+ * NULL). Returns the exit status (>= 0) or negative errno. */
+int kio_run(int cwdfd, char *const argv[], int stdin_fd, char **output);
+/* Decompresses from fd's current offset with the tool for comp and returns
+ * its first n bytes (fewer when the stream is shorter). -ENOENT: no tool. */
+int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n, size_t *got);
+
+/* Test hook: with QVM_EPHEMERAL_TEST_KILL_AT=STEP in the environment the
+ * process SIGKILLs itself when it reaches STEP (see kernel_build.c). */
+void kio_test_kill(const char *step);
+
+/* --- building and checking (kernel_build.c, kernel_check.c) --- */
+
+/* The regular files of an original folder a variant carries (hidden ones,
+ * folders and the variant's own manifest excluded), sorted. */
+int kernel_list_files(int verfd, char names[][KNAME_MAX], size_t max, size_t *n);
+
+enum vstate { VS_CURRENT, VS_STALE, VS_ORPHAN, VS_FOREIGN, VS_BROKEN };
+const char *vstate_name(enum vstate s);
+
+struct vcheck {
+	enum vstate st;
+	char why[256];          /* for stale / broken / orphan */
+	char version[160];      /* read from the variant's cpio, "" if unknown */
+	bool touched;           /* current, but the manifest's stat data is old */
+	struct manifest m;
+};
+
+/* Judges KERNELS_DIR/variant. c->init_sha "" = do not compare the init. */
+int variant_check(const struct kctx *c, const char *variant, struct vcheck *v);
+
+/* Makes KERNELS_DIR/VER-ephemeral from VER (replacing what is there) and
+ * puts it in place atomically. ctx must be locked and have its init. */
+int variant_build(struct kctx *c, const char *ver);
+
+/* Rewrites only the manifest of a current variant (stat data refreshed). */
+int variant_refresh_manifest(struct kctx *c, const char *variant, struct manifest *m);
+
+/* Removes leftovers of killed runs (.NAME.tmp.*; .NAME.old.* is put back
+ * when NAME is missing). ctx must be locked. */
+void variant_cleanup(struct kctx *c);
+
+/* Which qubes use a kernel: 0 and the names, or negative errno when that
+ * cannot be known (qubesd unreachable). Replaceable for tests. */
+extern int (*kernel_variant_users)(const char *variant, char ***names, size_t *n);

@@ -1,0 +1,384 @@
+/* File and process helpers of `qvm-ephemeral kernel`. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kernel.h"
+
+int kio_write_all(int fd, const void *b, size_t n)
+{
+	const char *p = b;
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* [off, off+len) of src to the same offset of dst. */
+static int copy_range(int src, int dst, off_t off, off_t len)
+{
+	static char buf[1 << 20];
+	bool use_cfr = true;
+
+	while (len > 0) {
+		if (use_cfr) {
+			loff_t in = off, out = off;
+			ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)len, 0);
+			if (n > 0) {
+				off += n, len -= n;
+				continue;
+			}
+			if (n == 0)
+				return -EIO;   /* the source shrank while we copied */
+			if (errno == EINTR)
+				continue;
+			if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+				return -errno;
+			use_cfr = false;
+		}
+		size_t want = len < (off_t)sizeof(buf) ? (size_t)len : sizeof(buf);
+		ssize_t n = pread(src, buf, want, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		for (size_t done = 0; done < (size_t)n;) {
+			ssize_t w = pwrite(dst, buf + done, (size_t)n - done, off + (off_t)done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return w < 0 ? -errno : -EIO;
+			done += (size_t)w;
+		}
+		off += n, len -= n;
+	}
+	return 0;
+}
+
+/* Data extents only: a 400 MiB modules.img that is mostly holes stays so. */
+static int copy_sparse(int src, int dst, off_t size)
+{
+	off_t pos = 0;
+	int r;
+
+	while (pos < size) {
+		off_t data = lseek(src, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;                      /* only a hole is left */
+			if (errno == EINVAL || errno == EOPNOTSUPP)
+				return copy_range(src, dst, pos, size - pos);
+			return -errno;
+		}
+		off_t hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if (hole > size)
+			hole = size;
+		if ((r = copy_range(src, dst, data, hole - data)) < 0)
+			return r;
+		pos = hole;
+	}
+	return ftruncate(dst, size) < 0 ? -errno : 0;
+}
+
+int kio_copy(int srcfd, int dstdirfd, const char *dst, mode_t mode)
+{
+	struct stat st;
+	int r = 0;
+	int fd = openat(dstdirfd, dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(srcfd, &st) < 0)
+		r = -errno;
+	/* reflink: no data copied at all on btrfs/xfs; the original stays
+	 * untouched as every later write to the copy is copy-on-write */
+	else if (ioctl(fd, FICLONE, srcfd) < 0)
+		r = copy_sparse(srcfd, fd, st.st_size);
+	if (r == 0 && fchmod(fd, mode) < 0)
+		r = -errno;
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int kio_sha256_fd(int fd, char out[65])
+{
+	static unsigned char buf[1 << 20];
+	struct ksha h;
+	off_t off = 0;
+
+	ksha_init(&h);
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		ksha_update(&h, buf, (size_t)n);
+		off += n;
+	}
+	ksha_final(&h, out);
+	return 0;
+}
+
+int kio_fsync_at(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int r = 0;
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int kio_rm_rf(int parent, const char *name)
+{
+	struct stat st;
+	int r = 0;
+
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		int q = kio_rm_rf(dirfd(d), e->d_name);
+		if (q < 0 && r == 0)
+			r = q;
+	}
+	closedir(d);
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && r == 0 && errno != ENOENT)
+		r = -errno;
+	return r;
+}
+
+int kio_read_at(int dirfd, const char *name, size_t max, char **data, size_t *len)
+{
+	struct stat st;
+	int r = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	*data = NULL;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+	} else if ((uint64_t)st.st_size > max) {
+		r = -EFBIG;
+	} else {
+		size_t n = (size_t)st.st_size, got = 0;
+		*data = malloc(n + 1);
+		if (!*data)
+			r = -ENOMEM;
+		while (r == 0 && got < n) {
+			ssize_t k = read(fd, *data + got, n - got);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				r = k < 0 ? -errno : -EIO;
+			else
+				got += (size_t)k;
+		}
+		if (r == 0) {
+			(*data)[n] = '\0';
+			*len = n;
+		} else {
+			free(*data);
+			*data = NULL;
+		}
+	}
+	close(fd);
+	return r;
+}
+
+int kio_find_tool(const char *name, const char *env_override, char *out, size_t n)
+{
+	const char *o = env_override ? getenv(env_override) : NULL;
+	if (o && *o) {
+		if (access(o, X_OK) < 0)
+			return -ENOENT;
+		return (size_t)snprintf(out, n, "%s", o) < n ? 0 : -ENAMETOOLONG;
+	}
+	const char *path = getenv("PATH");
+	char dirs[4096];
+	snprintf(dirs, sizeof(dirs), "%s:/usr/sbin:/sbin", path && *path ? path : "/usr/bin:/bin");
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		if ((size_t)snprintf(out, n, "%s/%s", d, name) < n && access(out, X_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* Reads what the child writes to fd until EOF (at most 64 KiB kept). */
+static char *slurp(int fd)
+{
+	size_t cap = 65536, len = 0;
+	char *b = malloc(cap + 1), tmp[4096];
+	for (;;) {
+		ssize_t k = read(fd, tmp, sizeof(tmp));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		size_t take = len + (size_t)k > cap ? cap - len : (size_t)k;
+		if (b && take)
+			memcpy(b + len, tmp, take), len += take;
+	}
+	if (b)
+		b[len] = '\0';
+	return b;
+}
+
+static pid_t spawn(int cwdfd, char *const argv[], int stdin_fd, int outfd)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	int in = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
+	if (in < 0 || dup2(in, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0 ||
+	    (cwdfd >= 0 && fchdir(cwdfd) < 0))
+		_exit(127);
+	signal(SIGPIPE, SIG_DFL);
+	setenv("LC_ALL", "C", 1);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+int kio_run(int cwdfd, char *const argv[], int stdin_fd, char **output)
+{
+	int p[2], status;
+
+	if (output)
+		*output = NULL;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = spawn(cwdfd, argv, stdin_fd, p[1]);
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return -errno;
+	}
+	char *out = slurp(p[0]);
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			free(out);
+			return -errno;
+		}
+	if (output)
+		*output = out;
+	else
+		free(out);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n, size_t *got)
+{
+	static const struct {
+		enum ird_comp comp;
+		const char *tool;
+		const char *args[3];
+	} tools[] = {
+		{ IRD_GZIP, "gzip", { "-dc", NULL } },
+		{ IRD_ZSTD, "zstd", { "-dcq", NULL } },
+		{ IRD_XZ, "xz", { "-dc", NULL } },
+		{ IRD_LZMA, "xz", { "--format=lzma", "-dc", NULL } },
+		{ IRD_BZIP2, "bzip2", { "-dc", NULL } },
+		{ IRD_LZ4, "lz4", { "-dc", NULL } },
+		{ IRD_LZO, "lzop", { "-dc", NULL } },
+	};
+	char path[4096];
+	char *argv[5];
+	int p[2], status;
+
+	*got = 0;
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
+		if (tools[i].comp != comp)
+			continue;
+		if (kio_find_tool(tools[i].tool, NULL, path, sizeof(path)) < 0)
+			return -ENOENT;
+		argv[0] = path;
+		size_t a = 1;
+		for (size_t k = 0; tools[i].args[k]; k++)
+			argv[a++] = (char *)tools[i].args[k];
+		argv[a] = NULL;
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return -errno;
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		pid_t pid = fork();
+		if (pid == 0) {
+			if (dup2(fd, 0) < 0 || dup2(p[1], 1) < 0 || (null >= 0 && dup2(null, 2) < 0))
+				_exit(127);
+			signal(SIGPIPE, SIG_DFL);
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		close(p[1]);
+		if (null >= 0)
+			close(null);
+		if (pid < 0) {
+			close(p[0]);
+			return -errno;
+		}
+		while (*got < n) {
+			ssize_t k = read(p[0], buf + *got, n - *got);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0)
+				break;
+			*got += (size_t)k;
+		}
+		close(p[0]);           /* the decompressor dies of SIGPIPE: we have enough */
+		kill(pid, SIGTERM);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+void kio_test_kill(const char *step)
+{
+	const char *at = getenv("QVM_EPHEMERAL_TEST_KILL_AT");
+	if (at && !strcmp(at, step)) {
+		fflush(NULL);
+		raise(SIGKILL);
+	}
+}
