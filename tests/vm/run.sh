@@ -179,7 +179,8 @@ discard_ok() { # LOG
 
 # Value of "GUEST KEY=value" from the console log ("" when absent).
 guest_val() { # LOG KEY
-	tr -d '\r' <"$1" | sed -n "s/^GUEST .*\b$2=\([^ ]*\).*/\1/p" | tail -1
+	# systemd's status lines can leave terminal escapes in front of ours
+	tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' | sed -n "s/^GUEST .*\b$2=\([^ ]*\).*/\1/p" | tail -1
 }
 
 # Reads the console as it comes; on a line containing TEXT kills QEMU
