@@ -17,7 +17,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 FAIL_STEPS=(readonly key crypt pool thin swapon mount switch-root)
-SCENARIOS=(ephemeral control stock ext4-1k drift crash keys exhaust discard systemd systemd-stock)
+SCENARIOS=(ephemeral control stock ext4-1k drift crash keys exhaust discard variant-pvh variant-hvm systemd systemd-stock)
 for f in "${FAIL_STEPS[@]}"; do SCENARIOS+=("fault-$f"); done
 # faults from the outside (no injection): each must stop the boot with a line naming it
 SCENARIOS+=(fault-no-volatile fault-small-volatile fault-no-dm-crypt fault-no-thin fault-bad-option fault-disk-timeout)
@@ -45,7 +45,7 @@ scenario_config() {
 	S_INIT=$VM_REPO/build/ephemeral-init
 	S_OPTS=$EPHEMERAL_OPTS
 	S_ROOT=busybox S_MEM=512 S_VOL_SIZE=$VOLATILE_IMG_SIZE S_PRIV_MIB=$PRIVATE_IMG_MIB
-	S_MODULES=$MODULES_IMG S_DUMP=0
+	S_MODULES=$MODULES_IMG S_DUMP=0 S_VARIANT=
 	S_PRIV_BS=4096 S_ROOT_RO=1 S_PRIV_RO=1
 	S_KILL_ON=
 	case $1 in
@@ -82,6 +82,12 @@ scenario_config() {
 	systemd-stock)
 		S_ROOT=systemd S_MEM=1024 S_OPTS="" S_PRIV_RO=0
 		S_EXPECT="userspace done hits changed no_failed_units no_device_waits" ;;
+	variant-pvh|variant-hvm)
+		# a kernel folder laid out as Qubes does (zstd initramfs behind an early
+		# cpio), made ephemeral by `qvm-ephemeral kernel add`; PVH boots the
+		# variant's initramfs, HVM the copy inside its modules.img (the stubdomain's)
+		S_VARIANT=${1#variant-}
+		S_EXPECT="userspace done no_hits unchanged swap status_ok" ;;
 	keys)
 		# the key: only a keyring reference in tables, gone from /proc/keys, and
 		# in a dump of guest memory only where dm-crypt holds it (test build
@@ -214,7 +220,7 @@ boot_vm() { # DIR CMDLINE
 			qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m "$S_MEM" \
 			-nographic -no-reboot -nic none -pidfile "$dir/qemu.pid" \
 			-qmp "unix:$dir/qmp.sock,server=on,wait=off" \
-			-kernel "$VMLINUZ" -initrd "$dir/initrd.img" -append "$cmdline" \
+			-kernel "$S_KERNEL" -initrd "$dir/initrd.img" -append "$cmdline" \
 			-drive "file=$dir/root.img,format=raw,if=virtio$ro_root" \
 			-drive "file=$dir/private.img,format=raw,if=virtio$ro_priv" \
 			-drive "file=$dir/volatile.img,format=raw,if=virtio" \
@@ -245,7 +251,16 @@ run_scenario() {
 	fi
 	cp --sparse=always "$PRIVATE_TEMPLATE" "$dir/private.img"
 	truncate -s "$S_VOL_SIZE" "$dir/volatile.img"
-	test_initrd "$S_INIT" "$dir/initrd.img"
+	S_KERNEL=$VMLINUZ
+	if [ -n "$S_VARIANT" ]; then
+		[ -x "$VM_REPO/build/qvm-ephemeral" ] || die "build/qvm-ephemeral is missing: run 'make -C $VM_REPO all'"
+		eval "$(bash "$VM_REPO/tests/dom0/kernel-boot-fixture.sh" --make "$BASE_INITRD" "$VMLINUZ" "$KMODS" \
+			"$dir/kernels" "$KVER" "$dir" --compress zstd --early-cpio)" || die "cannot make the kernel variant fixture"
+		S_KERNEL=$VARIANT_VMLINUZ S_MODULES=$VARIANT_MODULES_IMG
+		if [ "$S_VARIANT" = pvh ]; then cp "$VARIANT_PVH_INITRD" "$dir/initrd.img"; else cp "$VARIANT_HVM_INITRD" "$dir/initrd.img"; fi
+	else
+		test_initrd "$S_INIT" "$dir/initrd.img"
+	fi
 
 	local sum_root0 sum_priv0 sum_root1 sum_priv1
 	sum_root0=$(sha256sum <"$dir/root.img" | cut -d' ' -f1)
@@ -335,6 +350,7 @@ run_scenario() {
 
 	if [ $pass = yes ] && [ "${VM_KEEP:-0}" != 1 ]; then
 		rm -f "$dir"/*.img
+		rm -rf "$dir/kernels"
 	else
 		KEPT+=("$dir")
 	fi
