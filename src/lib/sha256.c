@@ -19,7 +19,7 @@ static void block(uint32_t h[8], const uint8_t *p)
 {
 	uint32_t w[64], a, b, c, d, e, f, g, k;
 	for (int i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[4 * i] << 24 | p[4 * i + 1] << 16 | p[4 * i + 2] << 8 | p[4 * i + 3];
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
 	for (int i = 16; i < 64; i++) {
 		uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
 		uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
@@ -35,30 +35,61 @@ static void block(uint32_t h[8], const uint8_t *p)
 	memset(w, 0, sizeof(w));
 }
 
+void sha256_init(struct sha256_ctx *h)
+{
+	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+					0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	memcpy(h->s, iv, sizeof(iv));
+	h->len = 0;
+	h->nbuf = 0;
+}
+
+void sha256_update(struct sha256_ctx *h, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+
+	h->len += n;
+	if (h->nbuf) {
+		size_t take = 64 - h->nbuf < n ? 64 - h->nbuf : n;
+		memcpy(h->buf + h->nbuf, p, take);
+		h->nbuf += take;
+		p += take;
+		n -= take;
+		if (h->nbuf < 64)
+			return;
+		block(h->s, h->buf);
+		h->nbuf = 0;
+	}
+	for (; n >= 64; p += 64, n -= 64)
+		block(h->s, p);
+	memcpy(h->buf, p, n);
+	h->nbuf = n;
+}
+
+void sha256_final(struct sha256_ctx *h, uint8_t out[32])
+{
+	uint64_t bits = h->len * 8;
+	static const uint8_t pad[64] = { 0x80 };
+	uint8_t len_be[8];
+
+	for (int i = 0; i < 8; i++)
+		len_be[i] = (uint8_t)(bits >> (56 - 8 * i));
+	/* 0x80, zeros up to 56 mod 64, then the length */
+	sha256_update(h, pad, h->nbuf < 56 ? 56 - h->nbuf : 120 - h->nbuf);
+	sha256_update(h, len_be, 8);
+	for (int i = 0; i < 8; i++) {
+		out[4 * i] = (uint8_t)(h->s[i] >> 24);
+		out[4 * i + 1] = (uint8_t)(h->s[i] >> 16);
+		out[4 * i + 2] = (uint8_t)(h->s[i] >> 8);
+		out[4 * i + 3] = (uint8_t)h->s[i];
+	}
+	memset(h, 0, sizeof(*h));
+}
+
 void sha256(const void *data, size_t len, uint8_t out[32])
 {
-	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-			  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-	const uint8_t *p = data;
-	uint8_t tail[128] = { 0 };
-	size_t full = len / 64 * 64, rest = len - full;
-
-	for (size_t i = 0; i < full; i += 64)
-		block(h, p + i);
-	memcpy(tail, p + full, rest);
-	tail[rest] = 0x80;
-	size_t tl = rest < 56 ? 64 : 128;
-	uint64_t bits = (uint64_t)len * 8;
-	for (int i = 0; i < 8; i++)
-		tail[tl - 1 - i] = (uint8_t)(bits >> (8 * i));
-	block(h, tail);
-	if (tl == 128)
-		block(h, tail + 64);
-	for (int i = 0; i < 8; i++) {
-		out[4 * i] = h[i] >> 24;
-		out[4 * i + 1] = h[i] >> 16;
-		out[4 * i + 2] = h[i] >> 8;
-		out[4 * i + 3] = h[i];
-	}
-	memset(tail, 0, sizeof(tail));
+	struct sha256_ctx h;
+	sha256_init(&h);
+	sha256_update(&h, data, len);
+	sha256_final(&h, out);
 }

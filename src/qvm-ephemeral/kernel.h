@@ -10,7 +10,7 @@
  *
  * Files: kernel.c (commands), kernel_build.c (making one variant),
  * kernel_check.c (is a variant current?), kernel_io.c (file and process
- * helpers), kernel_scan.c (pure parsers, unit tested), kernel_sha.c. */
+ * helpers), kernel_scan.c (pure parsers, unit tested). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -113,16 +113,6 @@ bool kernel_variant_base(const char *name, char *base, size_t n);
 
 void sha_hex(const uint8_t d[32], char out[65]);
 
-/* Incremental SHA-256 (kernel_sha.c): files are hashed with read(). */
-struct ksha {
-	uint32_t s[8];
-	uint64_t len;
-	uint8_t buf[64];
-	size_t nbuf;
-};
-void ksha_init(struct ksha *h);
-void ksha_update(struct ksha *h, const void *data, size_t n);
-void ksha_final(struct ksha *h, char hex[65]);
 
 /* --- files and processes (kernel_io.c) --- */
 

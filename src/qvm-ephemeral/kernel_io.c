@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "sha256.h"
 
 int kio_write_all(int fd, const void *b, size_t n)
 {
@@ -124,10 +125,11 @@ int kio_copy(int srcfd, int dstdirfd, const char *dst, mode_t mode)
 int kio_sha256_fd(int fd, char out[65])
 {
 	static unsigned char buf[1 << 20];
-	struct ksha h;
+	struct sha256_ctx h;
+	uint8_t d[32];
 	off_t off = 0;
 
-	ksha_init(&h);
+	sha256_init(&h);
 	for (;;) {
 		ssize_t n = pread(fd, buf, sizeof(buf), off);
 		if (n < 0 && errno == EINTR)
@@ -136,10 +138,11 @@ int kio_sha256_fd(int fd, char out[65])
 			return -errno;
 		if (n == 0)
 			break;
-		ksha_update(&h, buf, (size_t)n);
+		sha256_update(&h, buf, (size_t)n);
 		off += n;
 	}
-	ksha_final(&h, out);
+	sha256_final(&h, d);
+	sha_hex(d, out);
 	return 0;
 }
 
