@@ -32,6 +32,7 @@ static const struct {
 	{ "apply", cmd_apply, "apply: re-apply every recorded qube (fixes drift)" },
 	{ "watch", cmd_watch, "watch: service that keeps the policy across qubesd restarts and new disposables" },
 	{ "verify", cmd_verify, "verify VM: check a running qube from inside through qrexec" },
+	{ "traces", cmd_traces, "traces [--scrub] [--root DIR] VM... | --all-disposables: dom0 logs of qubes that are gone" },
 };
 
 static void usage(FILE *f)

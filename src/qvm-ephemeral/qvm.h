@@ -17,3 +17,4 @@ int cmd_status(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_traces(int argc, char **argv);   /* traces.c: dom0 traces of gone qubes */

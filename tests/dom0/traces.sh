@@ -1,0 +1,131 @@
+#!/bin/bash
+# qvm-ephemeral traces on a fixture dom0 tree (tests/dom0/traces/mkfixture.sh)
+# against the fake qubesd: what is listed, what --scrub removes and keeps,
+# the journal count (fake journalctl over a text journal, and the real one on
+# an empty root). Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+QVM=${QVM:-$ROOT/build/qvm-ephemeral}
+FAKE=$ROOT/tests/dom0/fake-qubesd
+[ -x "$QVM" ] || make -s build/qvm-ephemeral >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+
+T=$(mktemp -d /tmp/qvm-traces.XXXXXX)
+R=$T/root
+export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock
+export QVM_EPHEMERAL_JOURNALCTL=$ROOT/tests/dom0/traces/journalctl
+unset QVM_EPHEMERAL_DOM0_ROOT
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
+passed=0 failed=0 FAKE_PID=
+cleanup() {
+	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+ok() { passed=$((passed + 1)); echo "ok   $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+check() { # DESC EXPECTED_RC PATTERN -- CMD...
+	local desc=$1 want=$2 pat=$3; shift 4
+	local out rc
+	out=$("$@" 2>&1); rc=$?
+	if [ "$rc" -ne "$want" ]; then bad "$desc (exit $rc, wanted $want)"; echo "$out" | sed 's/^/     | /'; return 1; fi
+	if [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; then bad "$desc (no /$pat/)"; echo "$out" | sed 's/^/     | /'; return 1; fi
+	ok "$desc"
+}
+absent() { # DESC PATTERN -- CMD...
+	local desc=$1 pat=$2; shift 3
+	if "$@" 2>&1 | grep -qE -- "$pat"; then bad "$desc (found /$pat/)"; else ok "$desc"; fi
+}
+is() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1"; diff <(echo "$2") <(echo "$3") | sed 's/^/     | /'; fi; }
+q() { "$PY" "$FAKE/qcall.py" "$@"; }
+tr_() { "$QVM" traces --root "$R" "$@"; }
+files() { (cd "$R" && find . \( -type f -o -type l \) | LC_ALL=C sort); }
+
+"$PY" "$FAKE/fake_qubesd.py" "$T/qubesd.sock" "$T/qubes.json" >"$T/fake.log" 2>&1 &
+FAKE_PID=$!
+for _ in $(seq 100); do q test.Ping dom0 >/dev/null 2>&1 && break; sleep 0.05; done
+tests/dom0/traces/mkfixture.sh "$R"
+
+echo "== CLI"
+check "traces --help" 0 "usage: qvm-ephemeral traces" -- "$QVM" traces --help
+check "in the command list" 0 "traces \[--scrub\]" -- "$QVM" --help
+check "nothing named is a usage error" 2 "usage" -- tr_
+check "VM and --all-disposables together is a usage error" 2 "usage" -- tr_ --all-disposables disp7
+check "a path is not a qube name" 2 "not a qube name" -- tr_ ../etc
+check "unknown option" 2 "unknown option" -- tr_ --bogus disp7
+
+echo "== --all-disposables: what is listed"
+tr_ --all-disposables >"$T/all" 2>&1; rc=$?
+sed "s|$R||; s/^/     /" "$T/all"
+is "exit 0" "$rc" 0
+is "gone disposables found (files, journal, record)" "$(grep -E '^[A-Za-z]' "$T/all" | grep -v '^note' | cut -d' ' -f1)" \
+	"$(printf '%s\n' disp7 disp70 disp77 disp9 old-named LVM)"
+for f in var/log/xen/console/guest-disp7.log var/log/xen/console/guest-disp7.log.1 var/log/xen/console/guest-disp7.log.2.gz \
+	var/log/xen/console/guest-disp7-dm.log var/log/qubes/qrexec.disp7.log var/log/qubes/guid.disp7.log \
+	var/log/qubes/qubesdb.disp7.log var/log/libvirt/libxl/disp7.log var/log/xen/console/guest-disp9.log-20240101.gz \
+	var/log/qubes/qrexec.disp9.log var/log/xen/console/guest-old-named.log; do
+	check "listed: $f" 0 "^  $R/$f \(" -- cat "$T/all"
+done
+check "journal lines counted per qube (vm.disp7:, 'disp7:', 'disp7' at the end)" 0 "^  journal: 3 lines" -- grep -A9 '^disp7 ' "$T/all"
+check "a disposable seen only in the journal" 0 "^disp77 \(gone disposable\)" -- cat "$T/all"
+check "LVM archive naming only gone volumes" 0 "qubes_dom0_00101-1001.vg: disp7$" -- cat "$T/all"
+check "LVM archive also naming work: kept" 0 "qubes_dom0_00102-1002.vg: disp9; also existing work: kept" -- cat "$T/all"
+absent "LVM archive of existing volumes only: not listed" "00103" -- cat "$T/all"
+absent "running disposable disp42 not listed" "disp42" -- cat "$T/all"
+absent "existing qubes not listed" "work\.log|named-disp|^work" -- cat "$T/all"
+absent "gone AppVM not a disposable" "oldvm" -- cat "$T/all"
+absent "symlink named like a trace skipped" "disp8" -- cat "$T/all"
+absent "not a rotation suffix" "disp10" -- cat "$T/all"
+absent "libxl-driver.log is not a qube's" "libxl-driver" -- cat "$T/all"
+check "journal note explains why it is not scrubbed" 0 "shared by every service" -- cat "$T/all"
+check "named disposables recorded while they exist" 0 "^named-disp$" -- cat "$R/var/lib/qubes-ephemeral/disposables"
+
+echo "== one qube by name"
+check "a gone AppVM by name" 0 "^oldvm \(gone\)" -- tr_ oldvm
+check "... its console log" 0 "guest-oldvm.log" -- tr_ oldvm
+check "an existing qube is refused" 1 "work exists \(AppVM, Halted\)" -- tr_ work
+check "a running disposable is refused" 1 "disp42 exists \(DispVM, Running\)" -- tr_ disp42
+check "a gone qube without traces" 0 "^  journal: 0 lines" -- tr_ nothing-here
+
+echo "== named disposable removed later"
+q admin.vm.Remove named-disp >/dev/null
+check "found by its recorded name" 0 "^named-disp \(gone disposable\)" -- tr_ --all-disposables
+check "... its libxl log" 0 "libxl/named-disp.log" -- tr_ --all-disposables
+
+echo "== journal through the real journalctl (empty root: 0 lines, no error)"
+check "real journalctl, no journal" 0 "^  journal: 0 lines" -- env -u QVM_EPHEMERAL_JOURNALCTL "$QVM" traces --root "$R" disp7
+check "missing journalctl is reported, not fatal" 0 "journal: not counted \(/nonexistent not found\)" -- env QVM_EPHEMERAL_JOURNALCTL=/nonexistent "$QVM" traces --root "$R" disp7
+
+echo "== --scrub"
+files >"$T/before"
+tr_ --all-disposables --scrub >"$T/scrub" 2>&1; rc=$?
+sed "s|$R||; s/^/     /" "$T/scrub"
+is "exit 0" "$rc" 0
+files >"$T/after"
+is "removed exactly the gone disposables' files" "$(comm -23 "$T/before" "$T/after")" "$(printf '%s\n' \
+	./etc/lvm/archive/qubes_dom0_00101-1001.vg ./var/log/libvirt/libxl/disp7.log ./var/log/libvirt/libxl/named-disp.log \
+	./var/log/qubes/guid.disp7.log ./var/log/qubes/qrexec.disp7.log ./var/log/qubes/qrexec.disp9.log \
+	./var/log/qubes/qubesdb.disp7.log ./var/log/xen/console/guest-disp7-dm.log ./var/log/xen/console/guest-disp7.log \
+	./var/log/xen/console/guest-disp7.log.1 ./var/log/xen/console/guest-disp7.log.2.gz \
+	./var/log/xen/console/guest-disp9.log-20240101.gz ./var/log/xen/console/guest-old-named.log)"
+is "added nothing" "$(comm -13 "$T/before" "$T/after")" ""
+check "each removal printed" 0 "^removed $R/var/log/qubes/guid.disp7.log$" -- cat "$T/scrub"
+check "says why unlink, not overwrite" 0 "unlinked, not overwritten: on an SSD" -- cat "$T/scrub"
+check "kept the archive naming work" 0 "" -- test -f "$R/etc/lvm/archive/qubes_dom0_00102-1002.vg"
+check "kept the running disposable's console" 0 "" -- test -f "$R/var/log/xen/console/guest-disp42.log"
+check "kept the gone AppVM's log (not a disposable)" 0 "" -- test -f "$R/var/log/xen/console/guest-oldvm.log"
+check "symlink left alone" 0 "" -- test -L "$R/var/log/xen/console/guest-disp8.log"
+check "journal left alone" 0 "" -- test -f "$R/var/log/journal/fake.txt"
+absent "scrubbed names dropped from the record" "old-named|^named-disp$" -- cat "$R/var/lib/qubes-ephemeral/disposables"
+check "second run: only the kept archive and the journal" 0 "^disp9 \(gone disposable\)" -- tr_ --all-disposables
+absent "... no files left of disp7" "guest-disp7" -- tr_ --all-disposables
+check "a named gone qube can be scrubbed" 0 "^removed .*guest-oldvm.log$" -- tr_ --scrub oldvm
+
+echo "== qubesd unreachable: nothing listed, nothing removed"
+kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=
+files >"$T/before"
+check "refuses" 1 "cannot tell which qubes exist" -- env PATH=/usr/bin:/bin "$QVM" traces --root "$R" --all-disposables --scrub
+is "no file touched" "$(files)" "$(cat "$T/before")"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
