@@ -18,6 +18,7 @@
 
 #include "init.h"
 #include "log.h"
+#include "uevent.h"
 
 int uevent_open(void)
 {
@@ -94,7 +95,7 @@ int wait_disk(struct ctx *c, const char *name, unsigned timeout_s, bool required
  * exists, else the whole disk. */
 int find_root_partition(const char *disk, char *out, size_t outlen)
 {
-	char path[600], line[256];
+	char path[600], text[4096];
 	char third[300] = "";
 	DIR *d;
 	struct dirent *e;
@@ -109,22 +110,18 @@ int find_root_partition(const char *disk, char *out, size_t outlen)
 		FILE *f = fopen(path, "re");
 		if (!f)
 			continue;
-		bool named = false;
-		int partn = 0;
-		while (fgets(line, sizeof(line), f)) {
-			line[strcspn(line, "\n")] = 0;
-			if (strcmp(line, "PARTNAME=Root filesystem") == 0)
-				named = true;
-			else if (strncmp(line, "PARTN=", 6) == 0)
-				partn = atoi(line + 6);
-		}
+		/* a sysfs attribute is at most a page; a refused value (-EBADMSG)
+		 * only leaves that field unset, so the result is not needed */
+		size_t n = fread(text, 1, sizeof(text), f);
 		fclose(f);
-		if (named) {
+		struct uevent ev;
+		(void)uevent_parse(text, n, &ev);
+		if (strcmp(ev.partname, "Root filesystem") == 0) {
 			snprintf(out, outlen, "%s", e->d_name);
 			closedir(d);
 			return 0;
 		}
-		if (partn == 3)
+		if (ev.partn == 3)
 			snprintf(third, sizeof(third), "%s", e->d_name);
 	}
 	closedir(d);
