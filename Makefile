@@ -80,6 +80,9 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(B)/fuzz
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(INC) -o $@ $< $(LIB_SRC)
 
+# fuzz_cpio compiles the dom0 tool's initramfs reader in
+$(B)/fuzz/fuzz_cpio: src/qvm-ephemeral/kernel_scan.c src/qvm-ephemeral/kernel.h
+
 FUZZ_SECONDS ?= 30
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential make musl-tools linux-libc-dev libcmocka-dev clang
 	qemu-system-x86 busybox-static cpio e2fsprogs fdisk kmod
-	gzip zstd xz-utils python3 bc debootstrap
+	gzip zstd xz-utils python3 bc debootstrap fio dmsetup
 )
 
 missing=()

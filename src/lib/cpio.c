@@ -95,9 +95,11 @@ static int entry(struct cpio_writer *w, uint32_t ino, const char *name, uint32_t
 	return 0;
 }
 
+/* "TRAILER!!!" would end the archive there: the kernel (and cpio) would
+ * silently drop every entry after it */
 static bool bad_name(const char *name)
 {
-	return !name || !*name;
+	return !name || !*name || strcmp(name, "TRAILER!!!") == 0;
 }
 
 int cpio_add_dir(struct cpio_writer *w, const char *name, unsigned mode)

@@ -61,6 +61,8 @@ static int read_our_cpio(int vfd, struct vcheck *v)
 		size_t l = dlen;
 		while (l && (data[l - 1] == '\n' || data[l - 1] == '\0'))
 			l--;
+		if (l >= sizeof(v->version))
+			l = sizeof(v->version) - 1;   /* also keeps the %.*s length an int */
 		snprintf(v->version, sizeof(v->version), "%.*s", (int)l, (const char *)data);
 		r = newc_find(a, alen, "init", &data, &dlen);
 	}
