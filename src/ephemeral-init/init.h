@@ -60,6 +60,8 @@ int mount_modules_disk(struct ctx *c);
 int overlay_modules(struct ctx *c);
 int mount_sysroot(struct ctx *c, const char *dev);
 int sysroot_finish(struct ctx *c);
+void modprobe_helper_off(void);
+void modprobe_helper_restore(void);
 
 /* devices.c */
 int uevent_open(void);

@@ -195,6 +195,7 @@ int main(int argc, char **argv)
 	if ((r = mount_early()) < 0)
 		fatal("cannot mount /proc, /sys, /dev or /run: %s", strerror(-r));
 	read_cmdline(&c);
+	modprobe_helper_off();
 	uname(&u);
 	snprintf(c.kver, sizeof(c.kver), "%s", u.release);
 	log_info("%s mode, kernel %s", c.opt.ephemeral ? "ephemeral" : "stock", c.kver);
@@ -215,6 +216,7 @@ int main(int argc, char **argv)
 		log_errno(r, "cannot install " STATUS_TOOL " (status will be unavailable)");
 	if ((r = overlay_modules(&c)) < 0)
 		fatal("cannot provide /lib/modules from the modules disk: %s", strerror(-r));
+	modprobe_helper_restore();
 	if ((r = sysroot_finish(&c)) < 0)
 		fatal("cannot remount the new root read-only: %s", strerror(-r));
 	/* /init's own time, from its first step to the exec of the real init

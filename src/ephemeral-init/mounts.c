@@ -121,3 +121,33 @@ int sysroot_finish(struct ctx *c)
 		return -errno;
 	return 0;
 }
+
+/* With no modprobe in the initramfs, every crypto lookup the kernel makes
+ * (e.g. aesni_intel asking for cryptd(...)) would fork a usermode helper
+ * that can only fail. An empty modprobe path makes the kernel skip them;
+ * the real root gets its path back before switch_root. */
+static char saved_modprobe[256];
+
+void modprobe_helper_off(void)
+{
+	int fd = open("/proc/sys/kernel/modprobe", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, saved_modprobe, sizeof(saved_modprobe) - 1);
+	saved_modprobe[n > 0 ? n : 0] = 0;
+	if (pwrite(fd, "\n", 1, 0) < 0)
+		saved_modprobe[0] = 0;
+	close(fd);
+}
+
+void modprobe_helper_restore(void)
+{
+	if (!saved_modprobe[0])
+		return;
+	int fd = open("/proc/sys/kernel/modprobe", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, saved_modprobe, strlen(saved_modprobe)) < 0)
+		log_errno(-errno, "cannot restore /proc/sys/kernel/modprobe");
+	close(fd);
+}
