@@ -73,6 +73,7 @@ int read_head(const char *devname, uint8_t *buf, size_t len);
 void devname_of(dev_t dev, char *buf, size_t len);   /* "MAJ:MIN" */
 
 /* modules.c */
+char *read_file(const char *path, size_t *len);  /* NUL-terminated; NULL if unreadable */
 int modules_init(struct ctx *c);
 int modules_coldplug(struct ctx *c);
 int load_module(struct ctx *c, const char *name, bool required);

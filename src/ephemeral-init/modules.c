@@ -18,7 +18,8 @@
 #endif
 #define MAX_MODALIASES 512
 
-static char *read_text(const char *path, size_t *len)
+/* Whole file, NUL-terminated (*len excludes the NUL); NULL if unreadable. */
+char *read_file(const char *path, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -44,11 +45,11 @@ static struct moddb *load_db(const char *dir)
 	size_t dl, al, bl;
 
 	snprintf(path, sizeof(path), "%s/modules.dep", dir);
-	char *dep = read_text(path, &dl);
+	char *dep = read_file(path, &dl);
 	snprintf(path, sizeof(path), "%s/modules.alias", dir);
-	char *alias = read_text(path, &al);
+	char *alias = read_file(path, &al);
 	snprintf(path, sizeof(path), "%s/modules.builtin", dir);
-	char *builtin = read_text(path, &bl);
+	char *builtin = read_file(path, &bl);
 	struct moddb *db = (dep || builtin) ? moddb_parse(dep, dl, alias, al, builtin, bl) : NULL;
 	free(dep);
 	free(alias);

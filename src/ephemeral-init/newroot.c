@@ -34,21 +34,6 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
 	return r;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	char *buf = NULL;
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) == 0 && (buf = malloc(st.st_size + 1))) {
-		ssize_t n = read(fd, buf, st.st_size);
-		*len = n < 0 ? 0 : (size_t)n;
-	}
-	close(fd);
-	return buf;
-}
-
 static int rewrite_fstab(struct ctx *c)
 {
 	char priv_old[64], swap_old[64];
@@ -56,7 +41,7 @@ static int rewrite_fstab(struct ctx *c)
 	char *out = NULL;
 	struct stat st;
 
-	char *in = slurp(SYSROOT "/etc/fstab", &len);
+	char *in = read_file(SYSROOT "/etc/fstab", &len);
 	if (!in) {
 		log_info("new root has no /etc/fstab; nothing to rewrite");
 		return 0;
@@ -122,7 +107,7 @@ static int seed_udev_db(struct ctx *c)
 int install_status_tool(void)
 {
 	size_t len = 0;
-	char *self = slurp("/proc/self/exe", &len);
+	char *self = read_file("/proc/self/exe", &len);
 	if (!self)
 		return -errno;
 	int r = write_file(STATUS_TOOL, self, len, 0755);
