@@ -30,7 +30,7 @@ GUEST_CFLAGS := $(WARN) -Os -flto -fno-asynchronous-unwind-tables -fno-unwind-ta
 HOST_CFLAGS := $(WARN) -O2 -g $(INC)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all check unit vm fuzz demo install clean
+.PHONY: all check unit vm fuzz demo install install-vm clean
 all: $(B)/ephemeral-init $(B)/ephemeral-init-test $(B)/initramfs-append $(B)/keyscan $(if $(QVM_SRC),$(B)/qvm-ephemeral)
 
 $(B)/musl-include:
@@ -104,6 +104,15 @@ install: $(B)/ephemeral-init $(B)/initramfs-append $(B)/qvm-ephemeral
 	install -D -m 0644 doc/qvm-ephemeral.1 $(DESTDIR)$(PREFIX)/share/man/man1/qvm-ephemeral.1
 	install -D -m 0644 completion/qvm-ephemeral.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qvm-ephemeral
 	for u in dom0/systemd/*; do install -D -m 0644 $$u $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
+
+# Template (in-VM kernel) layout: the guest binary and the initramfs-tools hook
+# and dracut module that run it (files under vm/, executable bits kept).
+install-vm: $(B)/ephemeral-init
+	install -D -m 0755 $(B)/ephemeral-init $(DESTDIR)$(PREFIX)/lib/qubes-ephemeral/ephemeral-init
+	cd vm && for f in $$(find initramfs-tools dracut -type f 2>/dev/null | sort); do \
+		case $$f in initramfs-tools/*) d=share/$$f;; dracut/*) d=lib/dracut/modules.d/$${f#dracut/};; esac; \
+		if [ -x $$f ]; then m=0755; else m=0644; fi; \
+		install -D -m $$m $$f $(DESTDIR)$(PREFIX)/$$d || exit 1; done
 
 clean:
 	rm -rf $(B)
