@@ -109,8 +109,8 @@ install: $(B)/ephemeral-init $(B)/initramfs-append $(B)/qvm-ephemeral
 # and dracut module that run it (files under vm/, executable bits kept).
 install-vm: $(B)/ephemeral-init
 	install -D -m 0755 $(B)/ephemeral-init $(DESTDIR)$(PREFIX)/lib/qubes-ephemeral/ephemeral-init
-	cd vm && for f in $$(find initramfs-tools dracut -type f 2>/dev/null | sort); do \
-		case $$f in initramfs-tools/*) d=share/$$f;; dracut/*) d=lib/dracut/modules.d/$${f#dracut/};; esac; \
+	for f in $$(find vm/initramfs-tools vm/dracut -type f 2>/dev/null | sort); do \
+		case $$f in vm/initramfs-tools/*) d=share/$${f#vm/};; vm/dracut/*) d=lib/dracut/modules.d/$${f#vm/dracut/};; esac; \
 		if [ -x $$f ]; then m=0755; else m=0644; fi; \
 		install -D -m $$m $$f $(DESTDIR)$(PREFIX)/$$d || exit 1; done
 
