@@ -54,6 +54,12 @@ check "nothing named is a usage error" 2 "usage" -- tr_
 check "VM and --all-disposables together is a usage error" 2 "usage" -- tr_ --all-disposables disp7
 check "a path is not a qube name" 2 "not a qube name" -- tr_ ../etc
 check "unknown option" 2 "unknown option" -- tr_ --bogus disp7
+complete_words() { # WORDS...: what bash completion offers for the last word
+	bash -c '. completion/qvm-ephemeral.bash; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _qvm_ephemeral; printf "%s\n" "${COMPREPLY[@]}"' _ "$@"
+}
+check "completion: traces is a command" 0 "^traces$" -- complete_words qvm-ephemeral tr
+check "completion: traces options" 0 "^--auto-scrub$" -- complete_words qvm-ephemeral traces --
+check "completion: --auto-scrub on|off" 0 "^off$" -- complete_words qvm-ephemeral traces --auto-scrub o
 
 echo "== --all-disposables: what is listed"
 tr_ --all-disposables >"$T/all" 2>&1; rc=$?
