@@ -9,9 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 S="$PY docs/stack/storage-stack.py"
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+. tests/lib/assert.sh
 T=$(mktemp -d /tmp/qe-stack.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
@@ -47,5 +45,4 @@ if [ -n "${1:-}" ]; then
 		cat "$T/err"; diff "$T/sig" "$T/fresh" | sed 's/^/     | /'
 	fi
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -16,28 +16,14 @@ export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock
 export QVM_EPHEMERAL_JOURNALCTL=$ROOT/tests/dom0/traces/journalctl
 unset QVM_EPHEMERAL_DOM0_ROOT
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
-passed=0 failed=0 FAKE_PID= WATCH_PID=
+FAKE_PID= WATCH_PID=
 cleanup() {
 	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null && wait "$WATCH_PID" 2>/dev/null
 	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-check() { # DESC EXPECTED_RC PATTERN -- CMD...
-	local desc=$1 want=$2 pat=$3; shift 4
-	local out rc
-	out=$("$@" 2>&1); rc=$?
-	if [ "$rc" -ne "$want" ]; then bad "$desc (exit $rc, wanted $want)"; echo "$out" | sed 's/^/     | /'; return 1; fi
-	if [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; then bad "$desc (no /$pat/)"; echo "$out" | sed 's/^/     | /'; return 1; fi
-	ok "$desc"
-}
-absent() { # DESC PATTERN -- CMD...
-	local desc=$1 pat=$2; shift 3
-	if "$@" 2>&1 | grep -qE -- "$pat"; then bad "$desc (found /$pat/)"; else ok "$desc"; fi
-}
-is() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1"; diff <(echo "$2") <(echo "$3") | sed 's/^/     | /'; fi; }
+. tests/lib/assert.sh
 q() { "$PY" "$FAKE/qcall.py" "$@"; }
 tr_() { "$QVM" traces --root "$R" "$@"; }
 files() { (cd "$R" && find . \( -type f -o -type l \) | LC_ALL=C sort); }
@@ -175,5 +161,4 @@ files >"$T/before"
 check "refuses" 1 "cannot tell which qubes exist" -- env PATH=/usr/bin:/bin "$QVM" traces --root "$R" --all-disposables --scrub
 is "no file touched" "$(files)" "$(cat "$T/before")"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
