@@ -119,7 +119,8 @@ int cpio_add_file(struct cpio_writer *w, const char *name, unsigned mode,
 
 int cpio_add_symlink(struct cpio_writer *w, const char *name, const char *target)
 {
-	if (bad_name(name) || bad_name(target))
+	/* only the name ends an archive; any non-empty link text is fine */
+	if (bad_name(name) || !target || !*target)
 		return fail(w, -EINVAL);
 	/* the link text is the data, without a NUL */
 	return entry(w, w->next_ino++, name, S_IFLNK | 0777, 1, target, strlen(target));

@@ -219,6 +219,14 @@ static void bad_arguments_stick(void **state)
 	fclose(m.f);
 	free(m.buf);
 
+	/* only a name ends an archive: "TRAILER!!!" as link text is data
+	 * (found by fuzz_cpio) */
+	mem_open(&m, &w);
+	assert_int_equal(cpio_add_symlink(&w, "l", "TRAILER!!!"), 0);
+	assert_int_equal(cpio_add_symlink(&w, "TRAILER!!!", "x"), -EINVAL);
+	fclose(m.f);
+	free(m.buf);
+
 	char *longname = malloc(5000);
 	assert_non_null(longname);
 	memset(longname, 'n', 4999);
