@@ -14,12 +14,14 @@ _qvm_ephemeral() {
 		case ${COMP_WORDS[i]} in -*) ;; *) cmd=${COMP_WORDS[i]}; break ;; esac
 	done
 	if [ -z "$cmd" ]; then
-		COMPREPLY=($(compgen -W "kernel enable disable status apply watch verify -v -q --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "kernel enable disable status apply watch verify traces -v -q --help" -- "$cur"))
 		return
 	fi
 	case $prev in
 	--format) COMPREPLY=($(compgen -W "table json" -- "$cur")); return ;;
 	--retry) return ;;
+	--auto-scrub) COMPREPLY=($(compgen -W "on off" -- "$cur")); return ;;
+	--root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	esac
 	case $cmd in
 	kernel) COMPREPLY=($(compgen -W "add sync list" -- "$cur")) ;;
@@ -44,6 +46,8 @@ _qvm_ephemeral() {
 	verify) COMPREPLY=($(compgen -W "$(command -v qvm-ls >/dev/null 2>&1 && qvm-ls --running --raw-list 2>/dev/null | grep -vx dom0)" -- "$cur")) ;;
 	watch) COMPREPLY=($(compgen -W "--retry --help" -- "$cur")) ;;
 	apply) COMPREPLY=($(compgen -W "--help" -- "$cur")) ;;
+	# the qubes traces are about no longer exist: nothing to offer but options
+	traces) COMPREPLY=($(compgen -W "--all-disposables --scrub --auto-scrub --root --help" -- "$cur")) ;;
 	esac
 }
 complete -F _qvm_ephemeral qvm-ephemeral

@@ -63,5 +63,11 @@ vp=$(grep -c '^RESULT .*pass=yes' <<<"$out"); vf=$(grep -c '^RESULT .*pass=no' <
 [ $rc -ne 0 ] && [ "$vf" -eq 0 ] && vf=1
 passed=$((passed + vp)); failed=$((failed + vf))
 
+# the README's storage-stack picture against this run's systemd boot
+echo "== tests/docs/stack.sh"
+run_dir=$(sed -n 's/.*console logs in \(.*\)$/\1/p' <<<"$out" | tail -1)
+out=$(tests/docs/stack.sh ${run_dir:+"$run_dir/systemd/console.log"} 2>&1); echo "$out"
+count "$out"
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -102,6 +102,39 @@ static void note_preloaded(struct qube *tpl)
 	free(out);
 }
 
+/* Adds the qubes named on the command line (less the excluded ones).
+ * EXIT_FAIL when one does not exist (printed), else EXIT_OK. */
+static int add_named(struct targets *t, struct qube_list *l, char **names, size_t n, char **ex, size_t nex)
+{
+	int rc = EXIT_OK;
+	for (size_t i = 0; i < n; i++) {
+		struct qube *q = qubes_find(l, names[i]);
+		if (!q) {
+			fprintf(stderr, "qvm-ephemeral: no such qube: %s\n", names[i]);
+			rc = EXIT_FAIL;
+		} else if (!excluded(ex, nex, q->name))
+			add_target(t, q, NULL);
+	}
+	return rc;
+}
+
+/* A disposable template brings its disposables along. Negative errno when
+ * a call failed. */
+static int add_disposables_of_templates(struct targets *t, struct qube_list *l)
+{
+	for (size_t i = 0, n = t->n; i < n; i++) {
+		struct qube *q = t->v[i].q;
+		int r;
+		if (strcmp(q->klass, "AppVM"))
+			continue;
+		if ((r = qube_load_props(q)) < 0)
+			return r;
+		if (qube_is_disposable_template(q) && (r = add_disposables_of(t, l, q)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 int cmd_enable(int argc, char **argv)
 {
 	bool dom0_crypt = false, all = false;
@@ -144,17 +177,7 @@ int cmd_enable(int argc, char **argv)
 	t.n = 0;
 	if (qubes_list(&l) < 0)
 		return EXIT_FAIL;
-	for (size_t i = 0; i < nnames; i++) {
-		struct qube *q = qubes_find(&l, names[i]);
-		if (!q) {
-			fprintf(stderr, "qvm-ephemeral: no such qube: %s\n", names[i]);
-			rc = EXIT_FAIL;
-			continue;
-		}
-		if (excluded(ex, nex, q->name))
-			continue;
-		add_target(&t, q, NULL);
-	}
+	rc = add_named(&t, &l, names, nnames, ex, nex);
 	if (all) {
 		for (size_t i = 0; i < l.n; i++) {
 			struct qube *q = &l.v[i];
@@ -166,16 +189,8 @@ int cmd_enable(int argc, char **argv)
 				add_target(&t, q, NULL);
 		}
 	}
-	/* a disposable template brings its disposables */
-	for (size_t i = 0, n = t.n; i < n; i++) {
-		struct qube *q = t.v[i].q;
-		if (strcmp(q->klass, "AppVM"))
-			continue;
-		if (qube_load_props(q) < 0)
-			goto fail;
-		if (qube_is_disposable_template(q) && add_disposables_of(&t, &l, q) < 0)
-			goto fail;
-	}
+	if (add_disposables_of_templates(&t, &l) < 0)
+		goto fail;
 	if (t.overflow) {
 		fprintf(stderr, "qvm-ephemeral: too many qubes in one call\n");
 		goto fail;
@@ -359,24 +374,10 @@ int cmd_disable(int argc, char **argv)
 		} else if (!qvm_quiet)
 			printf("--all-disposables policy ended\n");
 	}
-	for (size_t i = 0; i < nnames; i++) {
-		struct qube *q = qubes_find(&l, names[i]);
-		if (!q) {
-			fprintf(stderr, "qvm-ephemeral: no such qube: %s\n", names[i]);
-			rc = EXIT_FAIL;
-			continue;
-		}
-		add_target(&t, q, NULL);
-	}
-	for (size_t i = 0, n = t.n; i < n; i++) {
-		struct qube *q = t.v[i].q;
-		if (strcmp(q->klass, "AppVM"))
-			continue;
-		if (qube_load_props(q) < 0)
-			goto fail;
-		if (qube_is_disposable_template(q) && add_disposables_of(&t, &l, q) < 0)
-			goto fail;
-	}
+	if (add_named(&t, &l, names, nnames, NULL, 0) != EXIT_OK)
+		rc = EXIT_FAIL;
+	if (add_disposables_of_templates(&t, &l) < 0)
+		goto fail;
 	for (size_t i = 0; i < t.n; i++) {
 		struct target *x = &t.v[i];
 		if (qube_load(x->q) < 0)

@@ -17,6 +17,9 @@
 #define RECORD_FEATURE "qubes-ephemeral.saved"
 /* dom0 feature holding the --all-disposables policy: "dom0-crypt=0|1 exclude=a,b" */
 #define POLICY_FEATURE "qubes-ephemeral.all-disposables"
+/* dom0 feature "1": the watch service scrubs a disposable's dom0 traces
+ * when qubesd deletes it (qvm-ephemeral traces --auto-scrub on|off) */
+#define SCRUB_FEATURE "qubes-ephemeral.scrub-traces"
 #define KOPTS_FLAG "qubes.ephemeral=1"
 #define VARIANT_SUFFIX "-ephemeral"
 #define PROP_MAX 1024

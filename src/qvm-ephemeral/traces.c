@@ -627,6 +627,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: qvm-ephemeral traces [--scrub] [--root DIR] VM... | --all-disposables\n"
+		"       qvm-ephemeral traces --auto-scrub on|off\n"
 		"\n"
 		"Lists the dom0 files that record what qubes that no longer exist did, outside\n"
 		"their disks: /var/log/xen/console/guest-NAME[-dm].log, /var/log/qubes/\n"
@@ -640,6 +641,9 @@ static void usage(FILE *f)
 		"                     an LVM archive that also names an existing qube's volumes,\n"
 		"                     never the journal (shared, append-only, binary: see\n"
 		"                     journalctl --vacuum-time and Storage=volatile)\n"
+		"  --auto-scrub on|off  the watch service (qvm-ephemeral-watch) scrubs a\n"
+		"                     disposable's traces when qubesd deletes it (dom0 feature\n"
+		"                     " SCRUB_FEATURE ")\n"
 		"  --root DIR         prefix every dom0 path with DIR (tests; also\n"
 		"                     $QVM_EPHEMERAL_DOM0_ROOT)\n"
 		"\nexit codes: 0 listed (and removed), 1 a named qube exists, qubesd could not be\n"
@@ -748,6 +752,63 @@ static int scrub(struct scan *s)
 	return rc;
 }
 
+int trace_auto_scrub_get(void)
+{
+	struct qubesd_error err;
+	char *out = NULL;
+	int r = qubesd_call_err("admin.vm.feature.Get", "dom0", SCRUB_FEATURE, NULL, &out, &err);
+	if (r == -EREMOTEIO && !strcmp(err.type, "QubesFeatureNotFoundError"))
+		return 0;
+	if (r < 0) {
+		fprintf(stderr, "qvm-ephemeral: dom0: admin.vm.feature.Get+%s: %s: %s\n", SCRUB_FEATURE, err.type,
+			err.msg);
+		return r;
+	}
+	/* Qubes features are strings; "" and "0" are off as in qvm-features */
+	r = out[0] && strcmp(out, "0") != 0;
+	free(out);
+	return r;
+}
+
+static int auto_scrub_set(const char *v)
+{
+	struct qubesd_error err;
+	int r;
+	if (!strcmp(v, "on")) {
+		r = qubesd_call_err("admin.vm.feature.Set", "dom0", SCRUB_FEATURE, "1", NULL, &err);
+	} else {
+		r = qubesd_call_err("admin.vm.feature.Remove", "dom0", SCRUB_FEATURE, NULL, NULL, &err);
+		if (r == -EREMOTEIO && !strcmp(err.type, "QubesFeatureNotFoundError"))
+			r = 0;
+	}
+	if (r < 0) {
+		fprintf(stderr, "qvm-ephemeral: dom0: cannot set feature %s: %s: %s\n", SCRUB_FEATURE, err.type,
+			err.msg);
+		return EXIT_FAIL;
+	}
+	if (!qvm_quiet)
+		printf("automatic scrub %s: %s\n", v,
+		       !strcmp(v, "on") ? "qvm-ephemeral-watch removes a disposable's dom0 traces when qubesd "
+					  "deletes it (the service must be running)"
+					: "traces stay until `qvm-ephemeral traces --scrub`");
+	return EXIT_OK;
+}
+
+int trace_scrub_gone(const char *name)
+{
+	char a0[] = "traces", a1[] = "--scrub";
+	char *n = strdup(name);
+	if (!n)
+		return EXIT_FAIL;
+	char *argv[] = { a0, a1, n, NULL };
+	int quiet = qvm_quiet;
+	qvm_quiet = 1;
+	int rc = cmd_traces(3, argv);
+	qvm_quiet = quiet;
+	free(n);
+	return rc;
+}
+
 int cmd_traces(int argc, char **argv)
 {
 	struct scan s = { .root = getenv("QVM_EPHEMERAL_DOM0_ROOT") };
@@ -761,6 +822,14 @@ int cmd_traces(int argc, char **argv)
 			usage(stdout);
 			free(names);
 			return EXIT_OK;
+		} else if (!strcmp(argv[i], "--auto-scrub") && argc == 3 &&
+			   (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
+			free(names);
+			return auto_scrub_set(argv[2]);
+		} else if (!strcmp(argv[i], "--auto-scrub")) {
+			fprintf(stderr, "qvm-ephemeral: traces: --auto-scrub takes on or off, and no other argument\n");
+			free(names);
+			return EXIT_USAGE;
 		} else if (!strcmp(argv[i], "--all-disposables"))
 			s.all = true;
 		else if (!strcmp(argv[i], "--scrub"))

@@ -36,3 +36,11 @@ void trace_lvm_qubes(const char *text, void (*fn)(const char *name, void *ctx), 
  * or '-' ("vm.disp7:" is qubesd's logger for disp7) and not followed by
  * another character of a name (a '.' that ends a sentence is a boundary). */
 bool trace_line_names(const char *line, const char *name);
+
+/* The --auto-scrub setting (SCRUB_FEATURE on dom0): 1 on, 0 off, negative
+ * errno when qubesd could not be asked (one line printed). */
+int trace_auto_scrub_get(void);
+
+/* Scrubs the dom0 traces of one gone qube, as `traces --scrub NAME` does,
+ * without the notes (the watch service's hook). Returns an exit code. */
+int trace_scrub_gone(const char *name);

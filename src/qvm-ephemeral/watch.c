@@ -12,8 +12,83 @@
 #include "engine.h"
 #include "qubesd.h"
 #include "qvm.h"
+#include "traces.h"
 
 static volatile sig_atomic_t stop;
+
+/* --auto-scrub: scrub a disposable's dom0 traces when qubesd deletes it.
+ * Named disposables are known only while they exist, so their names are
+ * kept from the listing at connection and from domain-add events. */
+static struct {
+	bool on;
+	char **disp;
+	size_t n;
+} scrub;
+
+static void scrub_forget(size_t i)
+{
+	free(scrub.disp[i]);
+	scrub.disp[i] = scrub.disp[--scrub.n];
+}
+
+static bool scrub_known(const char *name, size_t *at)
+{
+	for (size_t i = 0; i < scrub.n; i++)
+		if (!strcmp(scrub.disp[i], name)) {
+			if (at)
+				*at = i;
+			return true;
+		}
+	return false;
+}
+
+/* Adds every existing DispVM not yet known (all of them at connection). */
+static void scrub_learn(void)
+{
+	struct qube_list l;
+	if (qubes_list(&l) < 0)
+		return;
+	for (size_t i = 0; i < l.n; i++) {
+		if (strcmp(l.v[i].klass, "DispVM") || scrub_known(l.v[i].name, NULL))
+			continue;
+		char **nv = realloc(scrub.disp, (scrub.n + 1) * sizeof(*nv));
+		char *nm = strdup(l.v[i].name);
+		if (!nv || !nm) {
+			free(nm);
+			if (nv)
+				scrub.disp = nv;
+			break;
+		}
+		scrub.disp = nv;
+		scrub.disp[scrub.n++] = nm;
+	}
+	qubes_free(&l);
+}
+
+static void scrub_load(bool announce)
+{
+	int r = trace_auto_scrub_get();
+	bool was = scrub.on;
+	scrub.on = r > 0;
+	if (scrub.on)
+		scrub_learn();
+	if (announce || was != scrub.on)
+		printf("automatic scrub of disposables' dom0 traces is %s\n", scrub.on ? "on" : "off");
+}
+
+static void scrub_deleted(const char *vm)
+{
+	size_t at;
+	bool known = scrub_known(vm, &at);
+	if (known)
+		scrub_forget(at);
+	if (!scrub.on || !(known || trace_is_disp_name(vm)))
+		return;
+	printf("disposable %s deleted: scrubbing its dom0 traces\n", vm);
+	fflush(stdout);
+	if (trace_scrub_gone(vm) != EXIT_OK)
+		printf("scrub of %s incomplete (above); `qvm-ephemeral traces --all-disposables --scrub` retries\n", vm);
+}
 
 static void on_signal(int sig)
 {
@@ -28,7 +103,8 @@ static void usage(FILE *f)
 		   "Long-running dom0 service (qvm-ephemeral-watch.service). At start and at every\n"
 		   "reconnection to qubesd it runs `apply`; then it follows admin.Events: a qube that\n"
 		   "shuts down is re-checked, and under the --all-disposables policy new disposable\n"
-		   "templates and named disposables are enabled. --retry: wait between reconnection\n"
+		   "templates and named disposables are enabled. With `traces --auto-scrub on` it\n"
+		   "removes a disposable's dom0 traces when qubesd deletes it. --retry: wait between reconnection\n"
 		   "attempts (default 2 s). Stops on SIGTERM/SIGINT.\n"
 		   "\nexit codes: 0 stopped by a signal, 2 usage\n");
 }
@@ -49,10 +125,17 @@ static void handle(const struct qubesd_event *ev, struct policy *p)
 		int r = apply_all();
 		printf("apply: %s\n", r == 0 ? "every recorded qube is ephemeral" : r > 0 ? "some qubes left as is (above)"
 										  : "a call failed (above)");
-	} else if (!strcmp(name, "domain-add") && p->on) {
+		scrub_load(true);
+	} else if (!strcmp(name, "domain-add")) {
+		const char *vm = qubesd_event_kw(ev, "vm");
+		if (vm && p->on)
+			apply_one(vm, p);
+		if (vm && scrub.on)
+			scrub_learn();
+	} else if (!strcmp(name, "domain-delete")) {
 		const char *vm = qubesd_event_kw(ev, "vm");
 		if (vm)
-			apply_one(vm, p);
+			scrub_deleted(vm);
 	} else if (!strcmp(name, "property-set:template_for_dispvms") && p->on) {
 		const char *nv = qubesd_event_kw(ev, "newvalue");
 		if (nv && !strcmp(nv, "True") && ev->subject[0])
@@ -63,6 +146,9 @@ static void handle(const struct qubesd_event *ev, struct policy *p)
 		   !strcmp(ev->subject, "dom0")) {
 		policy_load(p);
 		printf("--all-disposables policy is now %s\n", p->on ? "on" : "off");
+	} else if (!strncmp(name, "domain-feature-", 15) && strstr(name, ":" SCRUB_FEATURE) &&
+		   !strcmp(ev->subject, "dom0")) {
+		scrub_load(false);
 	}
 	fflush(stdout);
 }
@@ -153,6 +239,9 @@ int cmd_watch(int argc, char **argv)
 		}
 	}
 	free(buf);
+	while (scrub.n)
+		scrub_forget(0);
+	free(scrub.disp);
 	printf("stopped\n");
 	return EXIT_OK;
 }

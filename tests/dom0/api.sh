@@ -16,7 +16,7 @@ export QUBES_VM_KERNELS_DIR=$T/kernels FAKE_GUEST_DIR=$T/guest
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 mkdir -p "$T/py" && ln -s "$PY" "$T/py/python3"
 export PATH=$FAKE/bin:$T/py:$PATH
-passed=0 failed=0 FAKE_PID= WATCH_PID=
+FAKE_PID= WATCH_PID=
 
 cleanup() {
 	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
@@ -26,23 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-# check DESC EXPECTED_RC PATTERN -- CMD...: runs CMD, wants its exit code and
-# PATTERN (grep -E) in its stdout+stderr; PATTERN "" = anything
-check() {
-	local desc=$1 want=$2 pat=$3; shift 4
-	local out rc
-	out=$("$@" 2>&1); rc=$?
-	if [ "$rc" -ne "$want" ]; then bad "$desc (exit $rc, wanted $want)"; echo "$out" | sed 's/^/     | /'; return 1; fi
-	if [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; then bad "$desc (no /$pat/)"; echo "$out" | sed 's/^/     | /'; return 1; fi
-	ok "$desc"
-}
-# absent DESC PATTERN -- CMD...: PATTERN must NOT be in CMD's output
-absent() {
-	local desc=$1 pat=$2; shift 3
-	if "$@" 2>&1 | grep -qE -- "$pat"; then bad "$desc (found /$pat/)"; else ok "$desc"; fi
-}
+. tests/lib/assert.sh
 q() { "$FAKE/qcall.py" "$@"; }
 verdict() { # "ephemeral", "drift: root rw, private rw", ...
 	{ "$QVM" status --format json "$1" 2>/dev/null || :; } | python3 -c 'import json,sys
@@ -253,5 +237,4 @@ check "disable of a running qube is refused" 1 "browser: Running: shut it down f
 echo "== the status table printed by the tests (after enable)"
 sed 's/^/     /' "$T/status-enabled"
 echo "api: $passed passed, $failed failed"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -16,14 +16,13 @@ done
 . tests/dom0/kernel/lib.sh
 
 T=$(mktemp -d /tmp/qvm-guide.XXXXXX)
-passed=0 failed=0 FAKE_PID=
+FAKE_PID=
 cleanup() {
 	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
+. tests/lib/assert.sh
 
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 mkdir -p "$T/bin" "$T/guest"
@@ -96,5 +95,4 @@ for f in "$T"/b.*; do
 done
 [ "$nsh" -ge 10 ] && ok "guide has $nsh runnable blocks" || bad "guide has only $nsh runnable blocks"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

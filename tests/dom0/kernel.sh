@@ -19,7 +19,7 @@ FAKE=$ROOT/tests/dom0/fake-qubesd
 
 T=$(mktemp -d /tmp/qvm-kernel.XXXXXX)
 K=$T/kernels
-passed=0 failed=0 FAKE_PID= MNT=
+FAKE_PID= MNT=
 cleanup() {
 	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
 	[ -n "$MNT" ] && umount "$MNT" 2>/dev/null
@@ -30,20 +30,7 @@ trap cleanup EXIT
 export QUBESD_SOCKET=$T/no-qubesd.sock QUBES_VM_KERNELS_DIR=$K
 unset QVM_EPHEMERAL_INIT QVM_EPHEMERAL_TEST_KILL_AT QVM_EPHEMERAL_DEBUGFS
 
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-# check DESC EXPECTED_RC PATTERN -- CMD...: exit code and PATTERN (grep -E) in stdout+stderr
-check() {
-	local desc=$1 want=$2 pat=$3; shift 4
-	local out rc
-	out=$("$@" 2>&1); rc=$?
-	if [ "$rc" -ne "$want" ]; then bad "$desc (exit $rc, wanted $want)"; echo "$out" | sed 's/^/     | /'; return 1; fi
-	if [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; then bad "$desc (no /$pat/)"; echo "$out" | sed 's/^/     | /'; return 1; fi
-	ok "$desc"
-}
-is() { # DESC A B
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1"; diff <(echo "$2") <(echo "$3") | head -10 | sed 's/^/     | /'; fi
-}
+. tests/lib/assert.sh
 Q() { "$QVM" kernel --kernels-dir "$K" --init-binary "$INIT" "$@"; }
 tree_sha() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
 tree_stat() { (cd "$1" && find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n %i %Y %s'); }
@@ -320,5 +307,4 @@ export QUBESD_SOCKET=$T/no-qubesd.sock
 echo "== final list"
 Q list
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -16,27 +16,14 @@ export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock
 export QVM_EPHEMERAL_JOURNALCTL=$ROOT/tests/dom0/traces/journalctl
 unset QVM_EPHEMERAL_DOM0_ROOT
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
-passed=0 failed=0 FAKE_PID=
+FAKE_PID= WATCH_PID=
 cleanup() {
+	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null && wait "$WATCH_PID" 2>/dev/null
 	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-check() { # DESC EXPECTED_RC PATTERN -- CMD...
-	local desc=$1 want=$2 pat=$3; shift 4
-	local out rc
-	out=$("$@" 2>&1); rc=$?
-	if [ "$rc" -ne "$want" ]; then bad "$desc (exit $rc, wanted $want)"; echo "$out" | sed 's/^/     | /'; return 1; fi
-	if [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; then bad "$desc (no /$pat/)"; echo "$out" | sed 's/^/     | /'; return 1; fi
-	ok "$desc"
-}
-absent() { # DESC PATTERN -- CMD...
-	local desc=$1 pat=$2; shift 3
-	if "$@" 2>&1 | grep -qE -- "$pat"; then bad "$desc (found /$pat/)"; else ok "$desc"; fi
-}
-is() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1"; diff <(echo "$2") <(echo "$3") | sed 's/^/     | /'; fi; }
+. tests/lib/assert.sh
 q() { "$PY" "$FAKE/qcall.py" "$@"; }
 tr_() { "$QVM" traces --root "$R" "$@"; }
 files() { (cd "$R" && find . \( -type f -o -type l \) | LC_ALL=C sort); }
@@ -53,6 +40,12 @@ check "nothing named is a usage error" 2 "usage" -- tr_
 check "VM and --all-disposables together is a usage error" 2 "usage" -- tr_ --all-disposables disp7
 check "a path is not a qube name" 2 "not a qube name" -- tr_ ../etc
 check "unknown option" 2 "unknown option" -- tr_ --bogus disp7
+complete_words() { # WORDS...: what bash completion offers for the last word
+	bash -c '. completion/qvm-ephemeral.bash; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _qvm_ephemeral; printf "%s\n" "${COMPREPLY[@]}"' _ "$@"
+}
+check "completion: traces is a command" 0 "^traces$" -- complete_words qvm-ephemeral tr
+check "completion: traces options" 0 "^--auto-scrub$" -- complete_words qvm-ephemeral traces --
+check "completion: --auto-scrub on|off" 0 "^off$" -- complete_words qvm-ephemeral traces --auto-scrub o
 
 echo "== --all-disposables: what is listed"
 tr_ --all-disposables >"$T/all" 2>&1; rc=$?
@@ -121,11 +114,51 @@ check "second run: only the kept archive and the journal" 0 "^disp9 \(gone dispo
 absent "... no files left of disp7" "guest-disp7" -- tr_ --all-disposables
 check "a named gone qube can be scrubbed" 0 "^removed .*guest-oldvm.log$" -- tr_ --scrub oldvm
 
+echo "== watch service: --auto-scrub"
+logs() { # NAME: a console and a qrexec log, as dom0 writes them for a running qube
+	mkdir -p "$R/var/log/xen/console" "$R/var/log/qubes"
+	echo "console of $1" >"$R/var/log/xen/console/guest-$1.log"
+	echo "qrexec-daemon: $1" >"$R/var/log/qubes/qrexec.$1.log"
+}
+gone_logs() { ! test -e "$R/var/log/xen/console/guest-$1.log" && ! test -e "$R/var/log/qubes/qrexec.$1.log"; }
+wait_for() { # CMD...: up to 10 s
+	for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done; return 1
+}
+check "--auto-scrub needs on|off" 2 "takes on or off" -- "$QVM" traces --auto-scrub maybe
+check "--auto-scrub with a qube name is a usage error" 2 "takes on or off" -- "$QVM" traces --auto-scrub on disp7
+check "--auto-scrub on" 0 "^automatic scrub on: qvm-ephemeral-watch removes" -- "$QVM" traces --auto-scrub on
+check "... stored on dom0" 0 "^1$" -- q admin.vm.feature.Get dom0 qubes-ephemeral.scrub-traces
+QVM_EPHEMERAL_DOM0_ROOT=$R "$QVM" watch --retry 0.2 >"$T/watch-scrub.log" 2>&1 &
+WATCH_PID=$!
+check "watch says it is on" 0 "" -- wait_for grep -q "automatic scrub of disposables' dom0 traces is on" "$T/watch-scrub.log"
+d=$(q admin.vm.CreateDisposable dvm); logs "$d"
+q admin.vm.Start "$d" >/dev/null; q admin.vm.Shutdown "$d" >/dev/null
+check "disposable $d deleted: its logs removed" 0 "" -- wait_for gone_logs "$d"
+check "... said so in the service log" 0 "" -- wait_for grep -q "^removed $R/var/log/xen/console/guest-$d.log$" "$T/watch-scrub.log"
+q admin.vm.Create.DispVM dom0 dvm "name=mydisp label=red" >/dev/null; logs mydisp
+sleep 0.3
+q admin.vm.Remove mydisp >/dev/null
+check "named disposable removed: its logs removed" 0 "" -- wait_for gone_logs mydisp
+q admin.vm.Create.AppVM dom0 debian-12 "name=scratch label=red" >/dev/null; logs scratch
+sleep 0.3
+q admin.vm.Remove scratch >/dev/null
+sleep 1
+check "a removed AppVM (not a disposable) keeps its logs" 0 "" -- test -f "$R/var/log/xen/console/guest-scratch.log"
+check "running disposable untouched" 0 "" -- test -f "$R/var/log/xen/console/guest-disp42.log"
+check "--auto-scrub off" 0 "^automatic scrub off" -- "$QVM" traces --auto-scrub off
+check "watch follows the feature" 0 "" -- wait_for grep -q "automatic scrub of disposables' dom0 traces is off" "$T/watch-scrub.log"
+d=$(q admin.vm.CreateDisposable dvm); logs "$d"
+q admin.vm.Start "$d" >/dev/null; q admin.vm.Shutdown "$d" >/dev/null
+sleep 1
+check "off: a deleted disposable keeps its logs" 0 "" -- test -f "$R/var/log/xen/console/guest-$d.log"
+check "--auto-scrub off twice is fine" 0 "" -- "$QVM" traces --auto-scrub off
+kill -TERM "$WATCH_PID"; wait "$WATCH_PID"; WATCH_PID=
+echo "     watch log:"; sed "s|$R||; s/^/     | /" "$T/watch-scrub.log"
+
 echo "== qubesd unreachable: nothing listed, nothing removed"
 kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=
 files >"$T/before"
 check "refuses" 1 "cannot tell which qubes exist" -- env PATH=/usr/bin:/bin "$QVM" traces --root "$R" --all-disposables --scrub
 is "no file touched" "$(files)" "$(cat "$T/before")"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -17,6 +17,14 @@ systemd-analyze | sed 's/^/GUEST analyze: /'
 rw=$(findmnt -n -o SOURCE /rw); home=$(findmnt -n -o SOURCE /home | sed 's/\[.*//')
 echo "GUEST rw_source=$rw home_source=$home"
 echo "GUEST swaps=$(awk 'NR > 1 {print $1}' /proc/swaps | tr '\n' ',')"
+# the device-mapper stack as the kernel has it (docs/stack/ draws it): each
+# table (crypt shows a keyring reference, never key bytes) and the numbers
+# of the block devices the tables name
+dmsetup table 2>/dev/null | sed 's/^/GUEST dm-table: /'
+for b in /sys/class/block/*; do
+	echo "GUEST blockdev: $(cat "$b/dev") ${b##*/} $(cat "$b/size") ro=$(cat "$b/ro") dm=$(cat "$b/dm/name" 2>/dev/null)"
+done
+awk '$2 ~ "^/(rw|home)?$" {print "GUEST mount: " $1 " " $2}' /proc/mounts
 if [ -x /run/qubes-ephemeral/ephemeral-status ]; then
 	/run/qubes-ephemeral/ephemeral-status
 	echo "GUEST status_rc=$?"
