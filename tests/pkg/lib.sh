@@ -1,13 +1,7 @@
-# Shared by tests/pkg/*.sh: counters, list comparison, the expected package
-# contents. Sourced; the caller sets ROOT (the repository).
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL $*"; }
-# check DESC -- CMD...: CMD must succeed; its output is shown when not
-check() {
-	local desc=$1 out; shift 2
-	if out=$("$@" 2>&1); then ok "$desc"; else bad "$desc"; sed 's/^/     | /' <<<"$out"; fi
-}
+# Shared by tests/pkg/*.sh, on top of tests/lib/assert.sh (ok, bad, check,
+# is, summary): list comparison and the expected package contents.
+# Sourced from the repository's top folder.
+. tests/lib/assert.sh
 # same_list DESC WANTED GOT: two newline-separated lists, compared sorted;
 # the difference is shown
 same_list() {
@@ -15,7 +9,6 @@ same_list() {
 	d=$(diff <(sort <<<"$2" | sed '/^$/d') <(sort <<<"$3" | sed '/^$/d')) && { ok "$1"; return 0; }
 	bad "$1 (< wanted only, > got only)"; sed 's/^/     | /' <<<"$d"; return 1
 }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
 
 # vm_layout SRC: "MODE PATH" of each file `make install-vm` makes from
 # SRC/vm, as the template packages must carry it (PREFIX=/usr):

@@ -15,7 +15,7 @@ V=$(cat version) R=$(cat rel)
 OUT=$T/out
 
 echo "== version: one place (files version, rel)"
-check "version is dotted numbers ($V), rel a number ($R)" -- bash -c "grep -qxE '[0-9]+(\.[0-9]+)+' version && grep -qxE '[0-9]+' rel"
+check "version is dotted numbers ($V), rel a number ($R)" 0 "" -- bash -c "grep -qxE '[0-9]+(\.[0-9]+)+' version && grep -qxE '[0-9]+' rel"
 tool_v=$(sed -n 's/^#define KERNEL_TOOL_VERSION "\(.*\)"$/\1/p' src/qvm-ephemeral/kernel.h)
 append_v=$(sed -n 's/^#define DEFAULT_VERSION "qubes-ephemeral \(.*\)"$/\1/p' src/initramfs-append/main.c)
 if [ "$tool_v" = "$V" ] && [ "$append_v" = "$V" ]; then ok "the tools' own version strings are $V"
@@ -29,7 +29,7 @@ done
 
 echo "== build (packaging/build.sh)"
 if out=$(packaging/build.sh -o "$OUT" 2>&1); then ok "packaging/build.sh built: $(cd "$OUT" && ls | tr '\n' ' ')"
-else bad "packaging/build.sh"; sed 's/^/     | /' <<<"$out"; finish; exit 1; fi
+else bad "packaging/build.sh"; sed 's/^/     | /' <<<"$out"; summary; exit 1; fi
 DOM0=$OUT/qubes-ephemeral-dom0-$V-$R.x86_64.rpm
 VMRPM=$OUT/qubes-ephemeral-vm-$V-$R.x86_64.rpm
 DEB=$OUT/qubes-ephemeral-vm_$V-${R}_amd64.deb
@@ -48,7 +48,7 @@ rpm_header() {
 scriptlet() { rpm -qp --qf "%{$2}" "$1"; }
 
 echo "== qubes-ephemeral-dom0 RPM"
-check "rpm -qip: Name qubes-ephemeral-dom0, Version $V, Release $R, Architecture x86_64" -- rpm_header "$DOM0" qubes-ephemeral-dom0
+check "rpm -qip: Name qubes-ephemeral-dom0, Version $V, Release $R, Architecture x86_64" 0 "" -- rpm_header "$DOM0" qubes-ephemeral-dom0
 same_list "file list (mode, owner, path)" "\
 -rwxr-xr-x root:root /usr/bin/qvm-ephemeral
 drwxr-xr-x root:root /usr/lib/qubes-ephemeral
@@ -74,18 +74,18 @@ done
 [ $bytes_ok = yes ] && ok "units and completion are the repository's bytes" || bad "units and completion are the repository's bytes"
 x=$T/dom0x; mkdir -p "$x"
 (cd "$x" && rpm2cpio "$DOM0" | cpio -idm --quiet)
-check "packaged ephemeral-init is static" -- is_static "$x/usr/lib/qubes-ephemeral/ephemeral-init"
-check "packaged qvm-ephemeral runs (--help)" -- "$x/usr/bin/qvm-ephemeral" --help
-check "man page is gzip and names qvm-ephemeral" -- bash -c "zcat '$x/usr/share/man/man1/qvm-ephemeral.1.gz' | grep -q '^\.TH QVM-EPHEMERAL'"
+check "packaged ephemeral-init is static" 0 "" -- is_static "$x/usr/lib/qubes-ephemeral/ephemeral-init"
+check "packaged qvm-ephemeral runs (--help)" 0 "" -- "$x/usr/bin/qvm-ephemeral" --help
+check "man page is gzip and names qvm-ephemeral" 0 "" -- bash -c "zcat '$x/usr/share/man/man1/qvm-ephemeral.1.gz' | grep -q '^\.TH QVM-EPHEMERAL'"
 req=$(rpm -qp --requires "$DOM0"); prov=$(rpm -qp --provides "$DOM0")
-check "Requires e2fsprogs and qubes-core-dom0" -- bash -c "grep -qx e2fsprogs <<<'$req' && grep -qx qubes-core-dom0 <<<'$req'"
-check "Provides qubes-ephemeral = $V-$R (the guide's qubes-dom0-update name)" -- grep -qx "qubes-ephemeral = $V-$R" <<<"$prov"
+check "Requires e2fsprogs and qubes-core-dom0" 0 "" -- bash -c "grep -qx e2fsprogs <<<'$req' && grep -qx qubes-core-dom0 <<<'$req'"
+check "Provides qubes-ephemeral = $V-$R (the guide's qubes-dom0-update name)" 0 "" -- grep -qx "qubes-ephemeral = $V-$R" <<<"$prov"
 units="qvm-ephemeral-watch.service qvm-ephemeral-kernel-sync.path qvm-ephemeral-kernel-sync.service"
-check "%post: systemctl preset of the three units on first install" -- \
+check "%post: systemctl preset of the three units on first install" 0 "" -- \
 	bash -c "scriptlet() { rpm -qp --qf \"%{\$1}\" '$DOM0'; }; scriptlet POSTIN | grep -q 'preset $units' && scriptlet POSTIN | grep -q '\$1 -eq 1'"
-check "%preun: disable --now of the three units on removal" -- \
+check "%preun: disable --now of the three units on removal" 0 "" -- \
 	bash -c "rpm -qp --qf '%{PREUN}' '$DOM0' | grep -q 'disable --now $units'"
-check "%postun: daemon-reload, try-restart of the watch service on upgrade" -- \
+check "%postun: daemon-reload, try-restart of the watch service on upgrade" 0 "" -- \
 	bash -c "rpm -qp --qf '%{POSTUN}' '$DOM0' | grep -q 'daemon-reload' && rpm -qp --qf '%{POSTUN}' '$DOM0' | grep -q 'try-restart qvm-ephemeral-watch.service'"
 syn=yes
 for s in POSTIN PREUN POSTUN POSTTRANS; do sh -n <(scriptlet "$DOM0" $s) || { syn=no; echo "     | $s: syntax error"; }; done
@@ -109,7 +109,7 @@ regen_fixture() {
 fix_paths() { sed -e "s|/lib/modules/|$T/m/|g" -e "s|/boot/|$T/boot/|g" -e "s|/usr/bin/dracut|$T/bin/dracut|g"; }
 
 echo "== qubes-ephemeral-vm RPM (Fedora templates: dracut)"
-check "rpm -qip: Name qubes-ephemeral-vm, Version $V, Release $R, Architecture x86_64" -- rpm_header "$VMRPM" qubes-ephemeral-vm
+check "rpm -qip: Name qubes-ephemeral-vm, Version $V, Release $R, Architecture x86_64" 0 "" -- rpm_header "$VMRPM" qubes-ephemeral-vm
 drac=$(vm_layout "$ROOT" | grep ' /usr/lib/dracut/' | sed 's/ / root:root /')
 drac_dirs=$(cut -d' ' -f3 <<<"$drac" | dirs_of /usr/lib/dracut/modules.d | sed 's/^/drwxr-xr-x root:root /')
 same_list "file list: ephemeral-init + vm/dracut as /usr/lib/dracut/modules.d (no initramfs-tools)" "\
@@ -117,7 +117,7 @@ drwxr-xr-x root:root /usr/lib/qubes-ephemeral
 -rwxr-xr-x root:root /usr/lib/qubes-ephemeral/ephemeral-init
 $drac
 $drac_dirs" "$(rpm_files "$VMRPM")"
-check "Requires dracut" -- bash -c "rpm -qp --requires '$VMRPM' | grep -qx dracut"
+check "Requires dracut" 0 "" -- bash -c "rpm -qp --requires '$VMRPM' | grep -qx dracut"
 syn=yes
 for s in POSTTRANS POSTUN; do sh -n <(scriptlet "$VMRPM" $s) || { syn=no; echo "     | $s: syntax error"; }; done
 [ $syn = yes ] && ok "vm RPM scriptlets parse (sh -n)" || bad "vm RPM scriptlets parse (sh -n)"
@@ -151,13 +151,13 @@ if grep -q ' /usr/share/initramfs-tools/hooks/' <<<"$vmf"; then
 	same_list "triggers: activate-noawait update-initramfs (it ships an initramfs-tools hook)" \
 		"activate-noawait update-initramfs" "$(dpkg-deb -I "$DEB" triggers 2>&1)"
 else
-	check "no triggers file (no initramfs-tools hook in vm/)" -- bash -c "! dpkg-deb -I '$DEB' triggers >/dev/null 2>&1"
+	check "no triggers file (no initramfs-tools hook in vm/)" 0 "" -- bash -c "! dpkg-deb -I '$DEB' triggers >/dev/null 2>&1"
 fi
 x=$T/debx; mkdir -p "$x/c"; dpkg-deb -x "$DEB" "$x/d"; dpkg-deb -e "$DEB" "$x/c/DEBIAN"
-check "md5sums match the files" -- bash -c "cd '$x/d' && md5sum --quiet -c '$x/c/DEBIAN/md5sums'"
-check "md5sums list every file" -- bash -c "[ \$(wc -l <'$x/c/DEBIAN/md5sums') -eq \$(find '$x/d' -type f | wc -l) ]"
-check "packaged ephemeral-init is static" -- is_static "$x/d/usr/lib/qubes-ephemeral/ephemeral-init"
-check "no maintainer scripts (the trigger does the work)" -- bash -c "! ls '$x/c/DEBIAN' | grep -qE '^(pre|post)(inst|rm)$'"
+check "md5sums match the files" 0 "" -- bash -c "cd '$x/d' && md5sum --quiet -c '$x/c/DEBIAN/md5sums'"
+check "md5sums list every file" 0 "" -- bash -c "[ \$(wc -l <'$x/c/DEBIAN/md5sums') -eq \$(find '$x/d' -type f | wc -l) ]"
+check "packaged ephemeral-init is static" 0 "" -- is_static "$x/d/usr/lib/qubes-ephemeral/ephemeral-init"
+check "no maintainer scripts (the trigger does the work)" 0 "" -- bash -c "! ls '$x/c/DEBIAN' | grep -qE '^(pre|post)(inst|rm)$'"
 
 echo "== lintian (allowed tags: tests/pkg/lintian-allowed)"
 lout=$(lintian --pedantic --display-info --display-experimental --show-overrides "$DEB" 2>&1 | grep -v 'running with root privileges')
@@ -166,7 +166,7 @@ allowed=$(sed -n 's/^\([a-z0-9-]\+\) .*/\1/p' tests/pkg/lintian-allowed)
 tags=$(grep -E '^[EWIPX]: ' <<<"$lout" | awk '{ print $3 }' | sort -u)
 extra=$(comm -23 <(sed '/^$/d' <<<"$tags") <(sort -u <<<"$allowed"))
 [ -z "$extra" ] && ok "lintian: only allowed tags ($(echo $tags))" || bad "lintian: tags not allowed: $(echo $extra)"
-check "lintian: statically-linked-binary is overridden in the package" -- grep -q '^O: qubes-ephemeral-vm: statically-linked-binary' <<<"$lout"
+check "lintian: statically-linked-binary is overridden in the package" 0 "" -- grep -q '^O: qubes-ephemeral-vm: statically-linked-binary' <<<"$lout"
 
 echo "== contract paths (vm/ from branch invm)"
 if [ -d vm ]; then
@@ -182,4 +182,4 @@ else
 	echo "note: no vm/ folder in this tree (branch invm not merged): contract paths not checked; tests/pkg/vm-fixture.sh checks the packaging of such files"
 fi
 
-finish
+summary

@@ -59,17 +59,17 @@ salt_apply() { # PILLAR SLS
 
 echo "== files: YAML, top, pillar"
 for f in "$SALT/qubes-ephemeral.top" "$SALT/pillar/top.sls" "$SALT/pillar/qubes-ephemeral.sls"; do
-	check "${f#$ROOT/} is YAML" -- "$PY" -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' "$f"
+	check "${f#$ROOT/} is YAML" 0 "" -- "$PY" -c 'import sys, yaml; yaml.safe_load(open(sys.argv[1]))' "$f"
 done
 top_sls=$("$PY" -c 'import sys, yaml; t = yaml.safe_load(open(sys.argv[1])); print("\n".join(x for x in t["base"]["dom0"] if isinstance(x, str)))' "$SALT/qubes-ephemeral.top")
 same_list "top file applies qubes-ephemeral and qubes-ephemeral.enable to dom0" "qubes-ephemeral
 qubes-ephemeral.enable" "$top_sls"
 for s in $top_sls; do
-	check "$s renders and checks (example pillar)" -- "$PY" "$ROOT/tests/pkg/salt_run.py" "$SALT" "$SALT/pillar/qubes-ephemeral.sls" "$s"
+	check "$s renders and checks (example pillar)" 0 "" -- "$PY" "$ROOT/tests/pkg/salt_run.py" "$SALT" "$SALT/pillar/qubes-ephemeral.sls" "$s"
 done
 plan=$("$PY" "$ROOT/tests/pkg/salt_run.py" "$SALT" "$SALT/pillar/qubes-ephemeral.sls" qubes-ephemeral.enable)
 spec_name=$(sed -n 's/^Name: *//p' packaging/rpm/qubes-ephemeral-dom0.spec.in)
-check "pkg.installed names the dom0 RPM ($spec_name)" -- grep -qx "qubes-ephemeral-dom0 pkg.installed $spec_name" <<<"$plan"
+check "pkg.installed names the dom0 RPM ($spec_name)" 0 "" -- grep -qx "qubes-ephemeral-dom0 pkg.installed $spec_name" <<<"$plan"
 svc=$(sed -n 's/^[^ ]* service.running \([^ ]*\) enable=True$/\1/p' <<<"$plan")
 units_ok=yes
 for u in $svc; do [[ $u == *.* ]] || u=$u.service; [ -f "dom0/systemd/$u" ] || { units_ok=no; echo "     | no unit dom0/systemd/$u"; }; done
@@ -146,4 +146,4 @@ qubes-ephemeral-kernel-variants
 qvm-ephemeral-kernel-sync.path
 qvm-ephemeral-watch" "$(grep -vE ' unless ' <<<"$plan" | cut -d' ' -f1)"
 
-finish
+summary

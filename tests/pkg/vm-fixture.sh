@@ -30,7 +30,7 @@ fx 0644 vm/dracut/90qubes-ephemeral/qubes-ephemeral-hook.sh
 fx 0644 vm/dracut/90qubes-ephemeral/extra/nested.conf
 
 if out=$("$S/packaging/build.sh" -o "$T/out" vm-rpm vm-deb 2>&1); then ok "build from a copy without .git, with fixture vm/ files"
-else bad "build from a copy without .git"; sed 's/^/     | /' <<<"$out"; finish; exit 1; fi
+else bad "build from a copy without .git"; sed 's/^/     | /' <<<"$out"; summary; exit 1; fi
 VMRPM=$T/out/qubes-ephemeral-vm-$V-$R.x86_64.rpm
 DEB=$T/out/qubes-ephemeral-vm_$V-${R}_amd64.deb
 
@@ -79,6 +79,6 @@ same_list "vm_layout (packages.sh's rule) gives the same vm/ files" \
 	"$(vm_layout "$S" | cut -d' ' -f2)" "$(deb_files "$DEB" | cut -d' ' -f3 | grep -E '^/usr/(share/initramfs-tools|lib/dracut)/.*[^/]$')"
 same_list ".deb triggers: activate-noawait update-initramfs" "activate-noawait update-initramfs" "$(dpkg-deb -I "$DEB" triggers 2>&1)"
 x=$T/x; dpkg-deb -x "$DEB" "$x"
-check "hook content is the fixture's" -- cmp "$x/usr/share/initramfs-tools/hooks/qubes-ephemeral" "$S/vm/initramfs-tools/hooks/qubes-ephemeral"
+check "hook content is the fixture's" 0 "" -- cmp "$x/usr/share/initramfs-tools/hooks/qubes-ephemeral" "$S/vm/initramfs-tools/hooks/qubes-ephemeral"
 
-finish
+summary
