@@ -117,7 +117,7 @@ drwxr-xr-x root:root /usr/lib/qubes-ephemeral
 -rwxr-xr-x root:root /usr/lib/qubes-ephemeral/ephemeral-init
 $drac
 $drac_dirs" "$(rpm_files "$VMRPM")"
-check "Requires dracut" 0 "" -- bash -c "rpm -qp --requires '$VMRPM' | grep -qx dracut"
+check "Requires dracut, Recommends qubes-kernel-vm-support" 0 "" -- bash -c "rpm -qp --requires '$VMRPM' | grep -qx dracut && rpm -qp --recommends '$VMRPM' | grep -qx qubes-kernel-vm-support"
 syn=yes
 for s in POSTTRANS POSTUN; do sh -n <(scriptlet "$VMRPM" $s) || { syn=no; echo "     | $s: syntax error"; }; done
 [ $syn = yes ] && ok "vm RPM scriptlets parse (sh -n)" || bad "vm RPM scriptlets parse (sh -n)"
@@ -131,7 +131,7 @@ same_list "%postun on removal (\$1=0) rebuilds them without the module" "dracut 
 echo "== qubes-ephemeral-vm .deb (Debian templates: initramfs-tools and dracut)"
 info=$(dpkg-deb -I "$DEB")
 fields_ok=yes
-for want in "Package: qubes-ephemeral-vm" "Version: $V-$R" "Architecture: amd64" "Depends: initramfs-tools | dracut-core" "Section: admin"; do
+for want in "Package: qubes-ephemeral-vm" "Version: $V-$R" "Architecture: amd64" "Depends: initramfs-tools | dracut-core" "Recommends: qubes-kernel-vm-support" "Section: admin"; do
 	grep -qx " $want" <<<"$info" || { fields_ok=no; echo "     | no '$want'"; }
 done
 grep -qE '^ Installed-Size: [0-9]+$' <<<"$info" || { fields_ok=no; echo "     | no Installed-Size"; }
@@ -167,6 +167,16 @@ tags=$(grep -E '^[EWIPX]: ' <<<"$lout" | awk '{ print $3 }' | sort -u)
 extra=$(comm -23 <(sed '/^$/d' <<<"$tags") <(sort -u <<<"$allowed"))
 [ -z "$extra" ] && ok "lintian: only allowed tags ($(echo $tags))" || bad "lintian: tags not allowed: $(echo $extra)"
 check "lintian: statically-linked-binary is overridden in the package" 0 "" -- grep -q '^O: qubes-ephemeral-vm: statically-linked-binary' <<<"$lout"
+
+echo "== rpmlint (allowed tags: tests/pkg/rpmlint-allowed)"
+specs=$(ls "$ROOT"/build/pkg-work/rpmbuild/SPECS/*.spec)
+rout=$(rpmlint -c tests/pkg/rpmlint.toml "$DOM0" "$VMRPM" $specs 2>&1)
+grep -E ': [EW]: ' <<<"$rout" | sed 's/^/     | /'
+allowed=$(sed -n 's/^\([a-z0-9-]\+\) .*/\1/p' tests/pkg/rpmlint-allowed)
+tags=$(grep -E ': [EW]: ' <<<"$rout" | sed -E 's/.*: [EW]: ([^ ]+).*/\1/' | sort -u)
+extra=$(comm -23 <(sed '/^$/d' <<<"$tags") <(sort -u <<<"$allowed"))
+if grep -qE 'packages and [0-9]+ specfiles checked' <<<"$rout" && [ -z "$extra" ]; then ok "rpmlint: only allowed tags"
+else bad "rpmlint: tags not allowed: $(echo $extra)"; tail -3 <<<"$rout" | sed 's/^/     | /'; fi
 
 echo "== contract paths (vm/ from branch invm)"
 if [ -d vm ]; then
