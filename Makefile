@@ -30,7 +30,7 @@ GUEST_CFLAGS := $(WARN) -Os -flto -fno-asynchronous-unwind-tables -fno-unwind-ta
 HOST_CFLAGS := $(WARN) -O2 -g $(INC)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all check unit vm fuzz demo install install-vm clean
+.PHONY: all check unit vm fuzz demo install install-vm packages clean
 all: $(B)/ephemeral-init $(B)/ephemeral-init-test $(B)/initramfs-append $(B)/keyscan $(if $(QVM_SRC),$(B)/qvm-ephemeral)
 
 $(B)/musl-include:
@@ -113,6 +113,11 @@ install-vm: $(B)/ephemeral-init
 		case $$f in vm/initramfs-tools/*) d=share/$${f#vm/};; vm/dracut/*) d=lib/dracut/modules.d/$${f#vm/dracut/};; esac; \
 		if [ -x $$f ]; then m=0755; else m=0644; fi; \
 		install -D -m $$m $$f $(DESTDIR)$(PREFIX)/$$d || exit 1; done
+
+# qubes-ephemeral-dom0 and qubes-ephemeral-vm RPMs and the qubes-ephemeral-vm
+# .deb in build/packages (rpmbuild and dpkg-deb; see packaging/README.md)
+packages:
+	packaging/build.sh
 
 clean:
 	rm -rf $(B)

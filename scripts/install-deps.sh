@@ -7,6 +7,7 @@ PACKAGES=(
 	build-essential make musl-tools linux-libc-dev libcmocka-dev clang
 	qemu-system-x86 busybox-static cpio e2fsprogs fdisk kmod
 	gzip zstd xz-utils python3 bc debootstrap fio dmsetup
+	rpm rpmlint lintian debhelper python3-yaml python3-jinja2
 )
 
 missing=()

@@ -47,6 +47,15 @@ for t in tests/dom0/*.sh; do
 	count "$out"
 done
 
+# packages (rpmbuild and dpkg-deb on Debian, lintian) and the Salt states:
+# each script under tests/pkg/ ends with "N passed, N failed"
+for t in tests/pkg/*.sh; do
+	[ -x "$t" ] || continue
+	echo "== $t"
+	out=$("$t" 2>&1); echo "$out"
+	count "$out"
+done
+
 echo "== QEMU end-to-end scenarios"
 out=$(tests/vm/run.sh all 2>&1); rc=$?
 echo "$out"

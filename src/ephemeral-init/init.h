@@ -46,6 +46,8 @@ struct ctx {
 	struct layout layout;
 	int dm;                          /* /dev/mapper/control */
 	long long start_ms;              /* CLOCK_MONOTONIC when /init started */
+	bool hook;                       /* run from an initramfs-tools/dracut hook (hook.c) */
+	const char *newroot;             /* where the new root is mounted; NULL = SYSROOT */
 };
 
 /* main.c: stop the boot. In ephemeral mode this is the fail-closed path:
@@ -53,6 +55,16 @@ struct ctx {
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* fatal() with ": <errno text>" appended; r is a negative errno. */
 _Noreturn void fatal_errno(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* main.c: boot steps that hook.c runs too; each stops the boot on failure */
+void read_cmdline(struct ctx *c);
+void wait_disks(struct ctx *c);
+void lock_origins(struct ctx *c);
+void load_stack_modules(struct ctx *c);
+
+/* hook.c: `ephemeral-init --hook check|setup|finish NEWROOT`, for the
+ * initramfs-tools scripts and the dracut module of in-VM kernels */
+int hook_main(int argc, char **argv);
 
 /* mounts.c */
 int mount_early(void);

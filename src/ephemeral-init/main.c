@@ -64,7 +64,7 @@ _Noreturn void fatal_errno(int r, const char *fmt, ...)
 	fatal("%s: %s", msg, strerror(r < 0 ? -r : r));
 }
 
-static void read_cmdline(struct ctx *c)
+void read_cmdline(struct ctx *c)
 {
 	char buf[4096], err[256];
 	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
@@ -85,7 +85,7 @@ static void read_cmdline(struct ctx *c)
 		      "remove them from the kernel options");
 }
 
-static void wait_disks(struct ctx *c)
+void wait_disks(struct ctx *c)
 {
 	const struct options *o = &c->opt;
 	int r;
@@ -102,7 +102,7 @@ static void wait_disks(struct ctx *c)
 }
 
 /* The origins must be read-only before anything opens them for writing. */
-static void lock_origins(struct ctx *c)
+void lock_origins(struct ctx *c)
 {
 	char part[CMDLINE_DISK_NAME_MAX + 8];
 	int r;
@@ -128,11 +128,12 @@ static void lock_origins(struct ctx *c)
 			 c->root.was_writable ? "yes" : "no", c->private_.was_writable ? "yes" : "no");
 }
 
-static void load_stack_modules(struct ctx *c)
+void load_stack_modules(struct ctx *c)
 {
 	int r;
 
-	if ((r = mount_modules_disk(c)) < 0 && r != -ENODEV)
+	/* an in-VM kernel's initramfs carries its modules (hook.c); no modules disk */
+	if (!c->hook && (r = mount_modules_disk(c)) < 0 && r != -ENODEV)
 		fatal("cannot mount modules disk /dev/%s read-only: %s", c->opt.disk_modules, strerror(-r));
 	/* dm-crypt asks the crypto API for xts(aes) when its table loads; with no
 	 * modprobe in the initramfs, the xts and ecb templates must be there first. */
@@ -181,6 +182,8 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return status_main(argc - 1, argv + 1);
 	log_prog = "qubes-ephemeral";
+	if (argc > 1 && strcmp(argv[1], "--hook") == 0)
+		return hook_main(argc - 1, argv + 1);
 	if (getpid() != 1) {
 		fprintf(stderr, "ephemeral-init: runs only as /init of an initramfs (pid 1); "
 			"use 'ephemeral-init status' inside a running VM\n");

@@ -23,7 +23,9 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
 	if (fd < 0)
 		return -errno;
 	int r = 0;
-	if (write(fd, data, len) != (ssize_t)len)
+	if (fchmod(fd, mode) < 0)   /* exactly mode, whatever the umask */
+		r = -errno;
+	else if (write(fd, data, len) != (ssize_t)len)
 		r = errno ? -errno : -EIO;
 	if (close(fd) < 0 && !r)
 		r = -errno;
@@ -41,7 +43,9 @@ static int rewrite_fstab(struct ctx *c)
 	char *out = NULL;
 	struct stat st;
 
-	char *in = read_file(SYSROOT "/etc/fstab", &len);
+	char fstab[512];
+	snprintf(fstab, sizeof(fstab), "%s/etc/fstab", c->newroot ? c->newroot : SYSROOT);
+	char *in = read_file(fstab, &len);
 	if (!in) {
 		log_info("new root has no /etc/fstab; nothing to rewrite");
 		return 0;
@@ -61,8 +65,8 @@ static int rewrite_fstab(struct ctx *c)
 		return n;
 	int r = 0;
 	if (n > 0) {
-		mode_t mode = stat(SYSROOT "/etc/fstab", &st) == 0 ? (st.st_mode & 07777) : 0644;
-		r = write_file(SYSROOT "/etc/fstab", out, outlen, mode);
+		mode_t mode = stat(fstab, &st) == 0 ? (st.st_mode & 07777) : 0644;
+		r = write_file(fstab, out, outlen, mode);
 		log_info("fstab: %d entr%s now name the encrypted devices", n, n == 1 ? "y" : "ies");
 	}
 	free(out);
@@ -96,7 +100,10 @@ static int seed_udev_db(struct ctx *c)
 				 "%s"
 				 "E:QUBES_EXPORT_BLOCK_DEVICE=0\n",
 				 devs[i].internal ? "E:DM_UDEV_DISABLE_OTHER_RULES_FLAG=1\n" : "");
-		int r = write_file(path, text, (size_t)n, 0644);
+		/* the sticky bit is udev's db_persist mark: `udevadm info
+		 * --cleanup-db` (initramfs-tools' init-bottom, dracut's
+		 * initrd-udevadm-cleanup-db) keeps such records */
+		int r = write_file(path, text, (size_t)n, 01644);
 		if (r < 0)
 			return log_errno(r, "cannot write %s", path);
 	}

@@ -18,6 +18,8 @@ set -euo pipefail
 
 FAIL_STEPS=(readonly key crypt pool thin swapon mount switch-root)
 SCENARIOS=(ephemeral control stock ext4-1k drift crash keys exhaust discard variant-pvh variant-hvm systemd systemd-stock)
+# in-VM kernels: kernel + initramfs generated inside the template (invm-root.sh)
+SCENARIOS+=(invm-initramfs-tools invm-initramfs-tools-stock invm-dracut invm-dracut-stock)
 for f in "${FAIL_STEPS[@]}"; do SCENARIOS+=("fault-$f"); done
 # faults from the outside (no injection): each must stop the boot with a line naming it
 SCENARIOS+=(fault-no-volatile fault-small-volatile fault-no-dm-crypt fault-no-thin fault-bad-option fault-disk-timeout)
@@ -82,6 +84,16 @@ scenario_config() {
 	systemd-stock)
 		S_ROOT=systemd S_MEM=1024 S_OPTS="" S_PRIV_RO=0
 		S_EXPECT="userspace done hits changed no_failed_units no_device_waits" ;;
+	invm-initramfs-tools|invm-dracut)
+		# the template's own kernel and initramfs (made in it by initramfs-tools
+		# or dracut with our hook); a stand-in of Qubes' COW hook is in it too
+		# and must not run
+		S_ROOT=${1#invm-} S_MEM=1024
+		S_EXPECT="userspace done no_hits unchanged swap status_ok no_failed_units no_device_waits private_mounted no_qubes_cow" ;;
+	invm-initramfs-tools-stock|invm-dracut-stock)
+		# same image without qubes.ephemeral: Qubes' (stand-in) COW hook runs
+		S_ROOT=${1#invm-} S_ROOT=${S_ROOT%-stock} S_MEM=1024 S_OPTS="" S_PRIV_RO=0
+		S_EXPECT="userspace done hits changed no_failed_units no_device_waits qubes_cow" ;;
 	variant-pvh|variant-hvm)
 		# a kernel folder laid out as Qubes does (zstd initramfs behind an early
 		# cpio), made ephemeral by `qvm-ephemeral kernel add`; PVH boots the
@@ -155,6 +167,8 @@ check_expect() {
 		no_device_waits) [ "$R_DEVICE_WAITS" = 0 ] || FAILS+=("jobs waited for devices: ${R_DEVICE_WAITS:-unknown}") ;;
 		private_mounted) grep -q "GUEST rw_source=/dev/mapper/ephemeral-private home_source=/dev/mapper/ephemeral-private" "$log" ||
 			FAILS+=("/rw and /home are not on the encrypted private device") ;;
+		qubes_cow) grep -q 'QUBES-STANDIN cow_setup=done' "$log" || FAILS+=("Qubes' (stand-in) COW hook did not make dmroot") ;;
+		no_qubes_cow) [ "$R_QUBES_COW" = no ] || FAILS+=("Qubes' (stand-in) COW hook ran in ephemeral mode") ;;
 		console:*) tr ' ' _ <"$log" | grep -qF -- "${e#console:}" || FAILS+=("console lacks '${e#console:}'") ;;
 		exhausted) [ "$(guest_val "$log" exhaust_error)" = yes ] || FAILS+=("writes past the pool did not fail") ;;
 		discarded) discard_ok "$log" || FAILS+=("pool space not given back: $(grep -o 'discard_before=.*' "$log" | tr -d '\r')") ;;
@@ -243,16 +257,26 @@ run_scenario() {
 	log=$dir/console.log
 	echo "== scenario $name (console: $log)" >&2
 
+	local invm=()
 	if [ "$S_ROOT" = systemd ]; then
 		[ -n "${SYSTEMD_ROOT:-}" ] || SYSTEMD_ROOT=$("$VM_DIR/systemd-root.sh" "$VM_CACHE") || die "cannot build the systemd root"
 		cp --sparse=always "$SYSTEMD_ROOT" "$dir/root.img"
+	elif [ "$S_ROOT" = initramfs-tools ] || [ "$S_ROOT" = dracut ]; then
+		local deb
+		deb=$(ls "$VM_CACHE"/download/linux-image-"$KVER"_*.deb | head -1) || die "no .deb of $KVER in $VM_CACHE/download"
+		mapfile -t invm < <(with_cache_lock "$VM_DIR/invm-root.sh" "$S_ROOT" "$VM_CACHE" "$deb" "$KVER")
+		[ ${#invm[@]} -eq 3 ] || die "cannot build the $S_ROOT template root (tests/vm/invm-root.sh)"
+		cp --sparse=always "${invm[0]}" "$dir/root.img"
 	else
 		cp --sparse=always "$ROOT_TEMPLATE" "$dir/root.img"
 	fi
 	cp --sparse=always "$PRIVATE_TEMPLATE" "$dir/private.img"
 	truncate -s "$S_VOL_SIZE" "$dir/volatile.img"
 	S_KERNEL=$VMLINUZ
-	if [ -n "$S_VARIANT" ]; then
+	if [ ${#invm[@]} -eq 3 ]; then
+		S_KERNEL=${invm[1]}
+		cp "${invm[2]}" "$dir/initrd.img"
+	elif [ -n "$S_VARIANT" ]; then
 		[ -x "$VM_REPO/build/qvm-ephemeral" ] || die "build/qvm-ephemeral is missing: run 'make -C $VM_REPO all'"
 		eval "$(bash "$VM_REPO/tests/dom0/kernel-boot-fixture.sh" --make "$BASE_INITRD" "$VMLINUZ" "$KMODS" \
 			"$dir/kernels" "$KVER" "$dir" --compress zstd --early-cpio)" || die "cannot make the kernel variant fixture"
@@ -316,6 +340,9 @@ run_scenario() {
 	R_BOOT_MS=$(guest_val "$log" boot_ms)
 	R_FATAL=no
 	grep -q 'qubes-ephemeral: FATAL' "$log" && R_FATAL=yes
+	# the stand-in of Qubes' COW hook (guest-invm/) says when it made dmroot
+	R_QUBES_COW=no
+	grep -q 'QUBES-STANDIN cow_setup=' "$log" && R_QUBES_COW=yes
 	if grep -qF "$tok" "$log"; then
 		echo "vm: WARNING: the marker appeared on the console of $name" >&2
 	fi
@@ -346,7 +373,7 @@ run_scenario() {
 		"hits_volatile=$h_vol hits_modules=$h_mod status_rc=${R_STATUS_RC:-none} fatal=$R_FATAL" \
 		"killed=$R_KILLED qemu_rc=$R_RC failed_units=${R_FAILED_UNITS:-none}" \
 		"device_waits=${R_DEVICE_WAITS:-none} boot_ms=${R_BOOT_MS:-none}" \
-		"exhaust_bytes=$(guest_val "$log" exhaust_bytes | grep . || echo none) key_copies=${R_KEY_COPIES:-none} control_copies=${R_CTL_COPIES:-none} pass=$pass"
+		"exhaust_bytes=$(guest_val "$log" exhaust_bytes | grep . || echo none) key_copies=${R_KEY_COPIES:-none} control_copies=${R_CTL_COPIES:-none} qubes_cow=$R_QUBES_COW pass=$pass"
 
 	if [ $pass = yes ] && [ "${VM_KEEP:-0}" != 1 ]; then
 		rm -f "$dir"/*.img

@@ -1,0 +1,116 @@
+#!/bin/bash
+# Builds (cached) a Debian 12 template root for the in-VM kernel scenarios:
+# the systemd root of systemd-root.sh plus the test kernel (unpacked, as
+# /boot/vmlinuz-KVER and /lib/modules/KVER), stand-ins for Qubes' own COW
+# hook (guest-invm/), qubes-ephemeral installed with `make install-vm`, and
+# an initramfs generated inside that root (chroot) by its own generator.
+#   tests/vm/invm-root.sh initramfs-tools|dracut CACHE_DIR KERNEL_DEB KVER
+# Prints three lines: the disk image (GPT, 3rd partition "Root filesystem"),
+# the kernel and the initramfs made inside the image.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+flavour=$1 cache=$2 deb=$3 kver=$4
+case $flavour in
+initramfs-tools) PACKAGES=systemd-sysv,udev,kmod,e2fsprogs,util-linux,mount,initramfs-tools,busybox,dmsetup,fdisk ;;
+# Debian 12's dracut conflicts with initramfs-tools: a root of its own
+dracut) PACKAGES=systemd-sysv,udev,kmod,e2fsprogs,util-linux,mount,dracut,dmsetup,fdisk ;;
+*) echo "invm-root: unknown flavour '$flavour' (initramfs-tools or dracut)" >&2; exit 2 ;;
+esac
+say() { echo "invm-root: $*" >&2; }
+
+# the key covers the packages, every file we put in, the kernel and this script
+key=$( (echo "$PACKAGES $(basename "$deb")"; cat "$0" "$here"/guest-systemd/* "$here"/guest-invm/* \
+	"$repo/build/ephemeral-init"; find "$repo/vm" -type f | sort | xargs cat) | sha256sum | cut -c1-12)
+out=$cache/invm-$flavour-$key
+if [ -f "$out.img" ] && [ -f "$out.vmlinuz" ] && [ -f "$out.initrd" ]; then
+	printf '%s\n' "$out.img" "$out.vmlinuz" "$out.initrd"
+	exit 0
+fi
+command -v debootstrap >/dev/null || { say "debootstrap missing; run scripts/install-deps.sh"; exit 1; }
+
+base=$cache/debootstrap-$(echo "$PACKAGES" | sha256sum | cut -c1-12)
+if [ ! -f "$base/.done" ]; then
+	rm -rf "$base"
+	say "debootstrap of Debian 12 with $flavour (a few minutes, once)"
+	debootstrap --variant=minbase --include="$PACKAGES" bookworm "$base" http://deb.debian.org/debian >"$base.log" 2>&1 ||
+		{ say "debootstrap failed, see $base.log"; exit 1; }
+	rm -rf "$base"/var/cache/apt/archives/*.deb "$base"/var/lib/apt/lists/*
+	touch "$base/.done"
+fi
+
+st=$cache/stage-invm-$flavour
+cleanup() {
+	local m
+	for m in dev sys proc; do
+		if mountpoint -q "$st/$m"; then umount -l "$st/$m" || true; fi
+	done
+	# never remove the stage while the host's /dev is bound into it
+	for m in dev sys proc; do
+		if mountpoint -q "$st/$m"; then say "cannot unmount $st/$m; remove it by hand"; exit 1; fi
+	done
+}
+trap cleanup EXIT
+cleanup
+rm -rf "$st"; cp -a "$base" "$st"; rm -f "$st/.done"
+
+# the userland of the systemd scenario (Qubes-like units, test services)
+g=$here/guest-systemd
+install -m 644 "$g/fstab" "$st/etc/fstab"
+install -d "$st/usr/lib/qe-test" "$st/rw" "$st/var/log/journal"
+install -m 755 "$g"/*.sh "$st/usr/lib/qe-test/"
+for u in "$g"/*.service; do install -m 644 "$u" "$st/etc/systemd/system/"; done
+echo qe-vm >"$st/etc/hostname"
+chroot "$st" systemctl enable qubes-mount-dirs.service dev-vdc1-swap.service qe-markers.service qe-report.service >/dev/null 2>&1
+chroot "$st" systemctl mask getty@tty1.service serial-getty@ttyS0.service >/dev/null 2>&1
+
+# the kernel as the template has it, without running its maintainer scripts
+kx=$(mktemp -d "$cache/kx.XXXX")
+dpkg-deb -x "$deb" "$kx"
+install -d "$st/boot" "$st/usr/lib/modules"
+cp -a "$kx/boot/." "$st/boot/"
+if [ -d "$kx/lib/modules/$kver" ]; then cp -a "$kx/lib/modules/$kver" "$st/usr/lib/modules/"; else cp -a "$kx/usr/lib/modules/$kver" "$st/usr/lib/modules/"; fi
+rm -rf "$kx"
+chroot "$st" depmod "$kver"
+
+# stand-ins for Qubes' hooks, then qubes-ephemeral as its package installs it
+s=$here/guest-invm
+case $flavour in
+initramfs-tools)
+	install -D -m 755 "$s/initramfs-tools-qubes_vm" "$st/usr/share/initramfs-tools/hooks/qubes_vm"
+	install -D -m 755 "$s/qubes_cow_setup.sh" "$st/usr/share/initramfs-tools/scripts/local-top/qubes_cow_setup" ;;
+dracut)
+	install -D -m 755 "$s/dracut-module-setup.sh" "$st/usr/lib/dracut/modules.d/90qubes-vm/module-setup.sh"
+	install -D -m 755 "$s/qubes_cow_setup.sh" "$st/usr/lib/dracut/modules.d/90qubes-vm/qubes_cow_setup.sh" ;;
+esac
+make -s -C "$repo" install-vm DESTDIR="$st" PREFIX=/usr >&2
+
+# the initramfs, made inside the template by its own tools
+mount -t proc proc "$st/proc"
+mount -t sysfs sysfs "$st/sys"
+mount --bind /dev "$st/dev"
+mount -o remount,bind,ro "$st/dev"
+case $flavour in
+initramfs-tools) chroot "$st" mkinitramfs -o "/boot/initrd.img-$kver" "$kver" >&2 ;;
+dracut) chroot "$st" dracut --force --no-hostonly --kver "$kver" "/boot/initrd.img-$kver" >"$cache/invm-dracut.log" 2>&1 ||
+	{ tail -20 "$cache/invm-dracut.log" >&2; say "dracut failed, see $cache/invm-dracut.log"; exit 1; } ;;
+esac
+cleanup
+cp "$st/boot/vmlinuz-$kver" "$out.vmlinuz.tmp"
+cp "$st/boot/initrd.img-$kver" "$out.initrd.tmp"
+
+rm -f "$out.fs" "$out.img.tmp"
+mkfs.ext4 -q -b 4096 -d "$st" "$out.fs" 1100M >&2
+truncate -s 1110M "$out.img.tmp"
+sfdisk -q "$out.img.tmp" >/dev/null <<PART
+label: gpt
+start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, name="BIOS boot"
+start=4096, size=12288, type=C12A7328-F81F-11D2-BA4B-00A0C93EC3B4, name="EFI System"
+start=16384, size=2252800, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="Root filesystem"
+PART
+dd if="$out.fs" of="$out.img.tmp" bs=1M seek=8 conv=notrunc,sparse status=none
+rm -f "$out.fs"; rm -rf "$st"
+# older builds of this flavour go
+for f in "$cache"/invm-"$flavour"-*; do case $f in "$out".*) ;; *) rm -f "$f" ;; esac; done
+mv "$out.vmlinuz.tmp" "$out.vmlinuz"; mv "$out.initrd.tmp" "$out.initrd"; mv "$out.img.tmp" "$out.img"
+printf '%s\n' "$out.img" "$out.vmlinuz" "$out.initrd"

@@ -1,0 +1,39 @@
+#!/bin/bash
+# qubes-ephemeral: dracut module for in-VM kernels (initramfs built inside
+# the template). With qubes.ephemeral=1 on the kernel command line,
+# ephemeral-init builds the encrypted storage stack and /dev/mapper/dmroot
+# in place of Qubes' COW hook (90qubes-vm's pre-trigger/90-qubes_cow_setup.sh,
+# which the cmdline hook takes out of that boot); without it, nothing changes.
+
+check() {
+	return 0
+}
+
+depends() {
+	echo dm
+	return 0
+}
+
+# dracut stops the build when installkernel() fails (not when install()
+# does), so the checks that must hold live here.
+installkernel() {
+	if [[ ! -x /usr/lib/qubes-ephemeral/ephemeral-init ]]; then
+		dfatal "qubes-ephemeral: /usr/lib/qubes-ephemeral/ephemeral-init is missing; reinstall the qubes-ephemeral package"
+		return 1
+	fi
+	# ephemeral-init loads these itself from the initramfs
+	hostonly='' instmods -c dm-mod dm-crypt dm-thin-pool || {
+		dfatal "qubes-ephemeral: kernel $kernel lacks dm-crypt or dm-thin-pool"
+		return 1
+	}
+	# may be built in; aesni-intel only speeds AES up
+	hostonly='' instmods xts ecb aesni-intel
+	return 0
+}
+
+install() {
+	inst_simple /usr/lib/qubes-ephemeral/ephemeral-init || return 1
+	inst_hook cmdline 10 "$moddir/qubes-ephemeral-cmdline.sh"
+	inst_hook pre-trigger 10 "$moddir/qubes-ephemeral-setup.sh"
+	inst_hook pre-pivot 10 "$moddir/qubes-ephemeral-finish.sh"
+}

@@ -1,0 +1,16 @@
+#!/bin/sh
+# qubes-ephemeral (dracut pre-trigger hook, sourced, before Qubes' at 90):
+# with qubes.ephemeral=1, builds the encrypted storage stack and
+# /dev/mapper/dmroot; without it, does nothing. On any failure
+# ephemeral-init powers the VM off itself.
+if ! /usr/lib/qubes-ephemeral/ephemeral-init --hook setup; then
+	case " $(cat /proc/cmdline) " in
+	*" qubes.ephemeral=1 "*)
+		echo "qubes-ephemeral: FATAL: ephemeral-init --hook setup failed; refusing to boot without full encryption, powering off" >/dev/console
+		sync
+		echo o >/proc/sysrq-trigger 2>/dev/null
+		poweroff -f 2>/dev/null
+		while :; do sleep 1; done
+		;;
+	esac
+fi
