@@ -46,6 +46,8 @@ struct ctx {
 	struct layout layout;
 	int dm;                          /* /dev/mapper/control */
 	long long start_ms;              /* CLOCK_MONOTONIC when /init started */
+	long long step_ms;               /* ... when the last step ended (steps.c) */
+	char steps[256];                 /* "name ms, ..." of the steps so far */
 };
 
 /* main.c: stop the boot. In ephemeral mode this is the fail-closed path:
@@ -53,6 +55,10 @@ struct ctx {
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* fatal() with ": <errno text>" appended; r is a negative errno. */
 _Noreturn void fatal_errno(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* steps.c: ms of each boot step, for the "setup done" line */
+long long monotonic_ms(void);
+void step_done(struct ctx *c, const char *name);
 
 /* mounts.c */
 int mount_early(void);
@@ -78,6 +84,15 @@ int modules_init(struct ctx *c);
 int modules_coldplug(struct ctx *c);
 int load_module(struct ctx *c, const char *name, bool required);
 int modules_use_disk(struct ctx *c);
+struct modreq {
+	const char *name;       /* module name or alias */
+	bool required;
+};
+/* Loads list a on a second thread while this one loads list b (each in its
+ * order); serially if no thread can be made. On a required module's failure
+ * returns its negative errno and sets *failed to its name. */
+int load_modules_parallel(struct ctx *c, const struct modreq *a, size_t na,
+			  const struct modreq *b, size_t nb, const char **failed);
 
 /* keyring.c */
 int key_load(bool fail_inject, bool report_hash);

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -99,22 +101,7 @@ static int insmod(const char *dir, const char *rel)
 	return r;
 }
 
-static int load_from(const struct moddb *db, const char *dir, const char *name)
-{
-	const char *paths[64];
-	size_t n = 0;
-
-	if (moddb_is_builtin(db, name))
-		return 0;
-	int r = moddb_resolve(db, name, paths, 64, &n);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++)
-		if ((r = insmod(dir, paths[i])) < 0)
-			return r;
-	return 0;
-}
-
+/* name: a module name ('-' or '_') */
 static bool module_loaded(const char *name)
 {
 	char path[128], norm[MODNAME_MAX];
@@ -126,6 +113,27 @@ static bool module_loaded(const char *name)
 	norm[i] = 0;
 	snprintf(path, sizeof(path), "/sys/module/%s", norm);
 	return stat(path, &st) == 0;
+}
+
+static int load_from(const struct moddb *db, const char *dir, const char *name)
+{
+	const char *paths[64];
+	char mod[MODNAME_MAX];
+	size_t n = 0;
+
+	if (moddb_is_builtin(db, name))
+		return 0;
+	int r = moddb_resolve(db, name, paths, 64, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		/* finit_module checks a module's signature (a hash of the whole
+		 * file) before it sees that the module is there already: look first */
+		moddb_name_from_path(paths[i], mod);
+		if (!module_loaded(mod) && (r = insmod(dir, paths[i])) < 0)
+			return r;
+	}
+	return 0;
 }
 
 int load_module(struct ctx *c, const char *name, bool required)
@@ -147,6 +155,58 @@ int load_module(struct ctx *c, const char *name, bool required)
 	}
 	if (r < 0 && required)
 		log_errno(r, "module %s not available", name);
+	return r;
+}
+
+/* Returns 0, or the required module's negative errno with *failed set. */
+static int load_list(struct ctx *c, const struct modreq *list, size_t n, const char **failed)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = load_module(c, list[i].name, list[i].required);
+		if (r < 0 && list[i].required) {
+			*failed = list[i].name;
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Module loading is mostly the kernel's own work (the signature hash, the
+ * self-tests of every algorithm aesni-intel registers, init functions), so
+ * two lists on two CPUs take about as long as the longer one. List a goes
+ * to a forked child (no exec; a thread library would not fit the size
+ * budget) that leaves its result in a shared page. The lists' shared
+ * dependencies are safe: a module already in /sys/module is not loaded
+ * again, and the kernel makes a second loader of a module that is still
+ * coming wait for it. */
+int load_modules_parallel(struct ctx *c, const struct modreq *a, size_t na,
+			  const struct modreq *b, size_t nb, const char **failed)
+{
+	struct result { int r; const char *failed; } *res;
+	int r, status = 0;
+
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t pid = res == MAP_FAILED ? -1 : fork();
+	if (pid == 0) {
+		res->r = load_list(c, a, na, &res->failed);
+		_exit(0);
+	}
+	if (pid < 0 && (r = load_list(c, a, na, failed)) < 0)
+		return r;
+	r = load_list(c, b, nb, failed);
+	if (pid > 0) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (r == 0 && res->r < 0) {
+			r = res->r;
+			*failed = res->failed;   /* a string of the list: same address here */
+		} else if (r == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+			r = -ECHILD;
+			*failed = a[0].name;
+		}
+	}
+	if (res != MAP_FAILED)
+		munmap(res, sizeof(*res));
 	return r;
 }
 
