@@ -11,6 +11,15 @@
 /* Largest metadata device dm-thin uses (DM_SM_METADATA_MAX_SECTORS). */
 #define LAYOUT_META_MAX_SECTORS (UINT64_C(255) * (1u << 14) * 8)
 
+/* dm-crypt optional parameters (qubes.ephemeral.crypt_flags=) */
+enum crypt_flag {
+	CRYPT_NO_READ_WORKQUEUE = 1u << 0,
+	CRYPT_NO_WRITE_WORKQUEUE = 1u << 1,
+	CRYPT_SAME_CPU_CRYPT = 1u << 2,
+	CRYPT_SUBMIT_FROM_CRYPT_CPUS = 1u << 3,
+	CRYPT_SECTOR_512 = 1u << 4,     /* not a dm-crypt word: 512-byte crypt sectors */
+};
+
 struct layout {
 	uint64_t crypt_sectors;   /* length of the crypt mapping over the volatile disk */
 	uint64_t swap_start, swap_sectors;
@@ -43,7 +52,7 @@ int choose_sector_size(unsigned volatile_lbs, const unsigned *fs_block, size_t n
 /* Table parameter strings. Devices are "MAJOR:MINOR". Each returns 0 or
  * -ENOBUFS if buf is too small. */
 int table_crypt(char *buf, size_t len, const char *key_desc, unsigned key_bytes,
-		const char *dev, unsigned sector_size);
+		const char *dev, unsigned sector_size, unsigned flags);
 int table_linear(char *buf, size_t len, const char *dev, uint64_t offset);
 int table_pool(char *buf, size_t len, const char *meta_dev, const char *data_dev,
 	       uint32_t block_sectors);
