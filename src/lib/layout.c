@@ -50,6 +50,8 @@ int layout_compute(uint64_t volatile_bytes, uint64_t swap_bytes, unsigned sector
 
 	uint32_t block = LAYOUT_BLOCK_SECTORS;
 	uint64_t meta;
+	while (rest / block > LAYOUT_MAX_BLOCKS && block < (1u << 21))
+		block *= 2;
 	for (;;) {
 		meta = meta_sectors_for(rest, block);
 		if (meta <= LAYOUT_META_MAX_SECTORS / 2 || block >= (1u << 21))

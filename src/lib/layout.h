@@ -8,6 +8,10 @@
 #define LAYOUT_ALIGN_SECTORS 2048u            /* 1 MiB: every region starts here */
 #define LAYOUT_MIN_POOL_BYTES (UINT64_C(64) << 20)
 #define LAYOUT_BLOCK_SECTORS 128u             /* thin-pool block: 64 KiB */
+/* At most this many pool blocks: dm-thin writes its data space map (one
+ * 4 KiB bitmap per 16320 blocks) when the pool is created, so the block
+ * count bounds the setup work. 2^20 keeps 64 KiB blocks up to 64 GiB. */
+#define LAYOUT_MAX_BLOCKS (UINT64_C(1) << 22)
 /* Largest metadata device dm-thin uses (DM_SM_METADATA_MAX_SECTORS). */
 #define LAYOUT_META_MAX_SECTORS (UINT64_C(255) * (1u << 14) * 8)
 
@@ -30,9 +34,10 @@ struct layout {
 
 /* Splits a volatile disk of volatile_bytes, encrypted with sector_size (512
  * or 4096) sectors, into swap (swap_bytes, 0 = none), thin-pool metadata and
- * thin-pool data. Metadata is sized from the data size (64 bytes a block plus
- * 4 MiB, at least 2 MiB); the block size doubles until it fits the kernel's
- * metadata limit. Returns 0 or -ENOSPC/-EINVAL with a message in err. */
+ * thin-pool data. The block size is 64 KiB, doubled while the data would
+ * have more than LAYOUT_MAX_BLOCKS blocks. Metadata is sized from the block
+ * count (64 bytes a block plus 4 MiB, at least 2 MiB); the block size
+ * doubles further until it fits the kernel's metadata limit. Returns 0 or -ENOSPC/-EINVAL with a message in err. */
 int layout_compute(uint64_t volatile_bytes, uint64_t swap_bytes, unsigned sector_size,
 		   struct layout *l, char *err, size_t errlen);
 
