@@ -53,13 +53,13 @@ static void one_tib_sparse(void **state)
 	check_invariants(&l, 4096);
 	assert_true(l.data_sectors * 512 > 1 * TiB - 4 * GiB);
 	/* the block count, and with it the pool's setup work, stays bounded */
-	assert_int_equal(l.block_sectors, 2048);
+	assert_int_equal(l.block_sectors, 512);
 	assert_true(l.data_sectors / l.block_sectors <= LAYOUT_MAX_BLOCKS);
-	assert_true(l.meta_sectors * 512 < 80 * MiB);
-	/* up to 64 GiB the block stays 64 KiB */
-	assert_int_equal(layout_compute(64 * GiB, 1 * GiB, 4096, &l, err, sizeof(err)), 0);
+	assert_true(l.meta_sectors * 512 < 300 * MiB);
+	/* up to 256 GiB of data the block stays 64 KiB */
+	assert_int_equal(layout_compute(257 * GiB, 1 * GiB, 4096, &l, err, sizeof(err)), 0);
 	assert_int_equal(l.block_sectors, 128);
-	assert_int_equal(layout_compute(65 * GiB + 2 * MiB, 1 * GiB, 4096, &l, err, sizeof(err)), 0);
+	assert_int_equal(layout_compute(257 * GiB + 2 * MiB, 1 * GiB, 4096, &l, err, sizeof(err)), 0);
 	assert_int_equal(l.block_sectors, 256);
 	check_invariants(&l, 4096);
 }
