@@ -127,9 +127,13 @@ static void load_stack_modules(struct ctx *c)
 	 * AES-NI is optional (the generic AES is built in) but must come before
 	 * the crypt table, which keeps the implementation it got. */
 	static const struct modreq crypto[] = {
-		{ "aesni-intel", false }, { "crypto-ecb", true }, { "crypto-xts", true }, { "dm-crypt", true },
+		{ "aesni-intel", false }, { "ecb", true }, { "xts", true }, { "dm-crypt", true },
 	};
-	static const struct modreq thin[] = { { "dm-mod", true }, { "dm-thin-pool", true } };
+	/* overlay: for /lib/modules from the modules disk later, as the stock
+	 * init loads it; loaded here only to overlap with the crypto list */
+	static const struct modreq thin[] = {
+		{ "dm-mod", true }, { "dm-thin-pool", true }, { "overlay", false },
+	};
 	const char *failed = NULL;
 	int r;
 

@@ -41,15 +41,21 @@ char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
-static struct moddb *load_db(const char *dir)
+/* aliases: only the initramfs' are needed (coldplug matches device
+ * modaliases); the modules disk is asked for names only, which spares
+ * reading and parsing its ~100 KiB modules.alias at every boot. */
+static struct moddb *load_db(const char *dir, bool aliases)
 {
 	char path[512];
-	size_t dl, al, bl;
+	size_t dl, al = 0, bl;
+	char *alias = NULL;
 
 	snprintf(path, sizeof(path), "%s/modules.dep", dir);
 	char *dep = read_file(path, &dl);
-	snprintf(path, sizeof(path), "%s/modules.alias", dir);
-	char *alias = read_file(path, &al);
+	if (aliases) {
+		snprintf(path, sizeof(path), "%s/modules.alias", dir);
+		alias = read_file(path, &al);
+	}
 	snprintf(path, sizeof(path), "%s/modules.builtin", dir);
 	char *builtin = read_file(path, &bl);
 	struct moddb *db = (dep || builtin) ? moddb_parse(dep, dl, alias, al, builtin, bl) : NULL;
@@ -63,7 +69,7 @@ int modules_init(struct ctx *c)
 {
 	char dir[256];
 	snprintf(dir, sizeof(dir), "/lib/modules/%s", c->kver);
-	c->initrd_db = load_db(dir);   /* NULL: the initramfs has no modules */
+	c->initrd_db = load_db(dir, true);   /* NULL: the initramfs has no modules */
 	return 0;
 }
 
@@ -71,7 +77,7 @@ int modules_use_disk(struct ctx *c)
 {
 	char dir[256];
 	snprintf(dir, sizeof(dir), MODULES_MNT "/%s", c->kver);
-	c->disk_db = load_db(dir);
+	c->disk_db = load_db(dir, false);
 	if (!c->disk_db)
 		log_info("modules disk has no %s/modules.dep; using only built-in and initramfs modules", c->kver);
 	return 0;
