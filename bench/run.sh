@@ -15,7 +15,8 @@
 # boot (default 900; 120 with --smoke; the full run's work boots get 3600),
 # BENCH_ACCEL=tcg|kvm (default: kvm when /dev/kvm works), BENCH_BOOTS=N boots
 # per init for figures 1 and 2, BENCH_APPEND="WORDS" added to every guest
-# command line (e.g. initcall_debug),
+# command line (e.g. initcall_debug), BENCH_INIT=PATH another build of
+# ephemeral-init as "ours" (to compare two builds, each against the baseline),
 # BENCH_KEEP=1 keeps the run folder's images.
 set -euo pipefail
 
@@ -261,7 +262,7 @@ mkdir -p "$VM_CACHE/runs"
 { ls -1dt "$VM_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +10 | xargs -r rm -rf
 RUN_DIR=$(mktemp -d "$VM_CACHE/runs/$(date +%Y%m%d-%H%M%S)-$MODE.XXXX")
 OURS_INITRD=$RUN_DIR/ours-initrd.img
-test_initrd "$REPO/build/ephemeral-init" "$OURS_INITRD"
+test_initrd "${BENCH_INIT:-$REPO/build/ephemeral-init}" "$OURS_INITRD"
 bnote "mode $MODE, kernel $KVER, accel $ACCEL_NAME, run folder $RUN_DIR"
 EMU="emulated (TCG)"
 VOL=$RUN_DIR/volatile.img
