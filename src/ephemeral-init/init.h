@@ -88,11 +88,9 @@ struct modreq {
 	const char *name;       /* module name or alias */
 	bool required;
 };
-/* Loads list a on a second thread while this one loads list b (each in its
- * order); serially if no thread can be made. On a required module's failure
- * returns its negative errno and sets *failed to its name. */
-int load_modules_parallel(struct ctx *c, const struct modreq *a, size_t na,
-			  const struct modreq *b, size_t nb, const char **failed);
+/* Loads the list in order; on a required module's failure returns its
+ * negative errno and sets *failed to its name. */
+int load_modules(struct ctx *c, const struct modreq *list, size_t n, const char **failed);
 
 /* keyring.c */
 int key_load(bool fail_inject, bool report_hash);

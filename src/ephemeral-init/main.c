@@ -126,13 +126,9 @@ static void load_stack_modules(struct ctx *c)
 	 * modprobe in the initramfs, the xts and ecb templates must be there first.
 	 * AES-NI is optional (the generic AES is built in) but must come before
 	 * the crypt table, which keeps the implementation it got. */
-	static const struct modreq crypto[] = {
-		{ "aesni-intel", false }, { "ecb", true }, { "xts", true }, { "dm-crypt", true },
-	};
-	/* overlay: for /lib/modules from the modules disk later, as the stock
-	 * init loads it; loaded here only to overlap with the crypto list */
-	static const struct modreq thin[] = {
-		{ "dm-mod", true }, { "dm-thin-pool", true }, { "overlay", false },
+	static const struct modreq needed[] = {
+		{ "dm-mod", true }, { "ecb", true }, { "xts", true }, { "aesni-intel", false },
+		{ "dm-crypt", true }, { "dm-thin-pool", true },
 	};
 	const char *failed = NULL;
 	int r;
@@ -140,8 +136,7 @@ static void load_stack_modules(struct ctx *c)
 	if ((r = mount_modules_disk(c)) < 0 && r != -ENODEV)
 		fatal("cannot mount modules disk /dev/%s read-only: %s", c->opt.disk_modules, strerror(-r));
 	step_done(c, "moddisk");
-	if ((r = load_modules_parallel(c, crypto, sizeof(crypto) / sizeof(crypto[0]),
-				       thin, sizeof(thin) / sizeof(thin[0]), &failed)) < 0)
+	if ((r = load_modules(c, needed, sizeof(needed) / sizeof(needed[0]), &failed)) < 0)
 		fatal("cannot load kernel module %s: %s; it must be built in, in the initramfs "
 		      "or on the modules disk", failed, strerror(-r));
 }

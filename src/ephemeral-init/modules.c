@@ -6,10 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -164,8 +162,11 @@ int load_module(struct ctx *c, const char *name, bool required)
 	return r;
 }
 
-/* Returns 0, or the required module's negative errno with *failed set. */
-static int load_list(struct ctx *c, const struct modreq *list, size_t n, const char **failed)
+/* In order; returns 0, or the first required module's negative errno with
+ * *failed set to its name. (Two lists side by side, the second from a
+ * forked loader, were measured: slower on a busy host, where the guest's
+ * second CPU must first get a host CPU; see the README's Performance.) */
+int load_modules(struct ctx *c, const struct modreq *list, size_t n, const char **failed)
 {
 	for (size_t i = 0; i < n; i++) {
 		int r = load_module(c, list[i].name, list[i].required);
@@ -175,45 +176,6 @@ static int load_list(struct ctx *c, const struct modreq *list, size_t n, const c
 		}
 	}
 	return 0;
-}
-
-/* Module loading is mostly the kernel's own work (the signature hash, the
- * self-tests of every algorithm aesni-intel registers, init functions), so
- * two lists on two CPUs take about as long as the longer one. List a goes
- * to a forked child (no exec; a thread library would not fit the size
- * budget) that leaves its result in a shared page. The lists' shared
- * dependencies are safe: a module already in /sys/module is not loaded
- * again, and the kernel makes a second loader of a module that is still
- * coming wait for it. */
-int load_modules_parallel(struct ctx *c, const struct modreq *a, size_t na,
-			  const struct modreq *b, size_t nb, const char **failed)
-{
-	struct result { int r; const char *failed; } *res;
-	int r, status = 0;
-
-	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	pid_t pid = res == MAP_FAILED ? -1 : fork();
-	if (pid == 0) {
-		res->r = load_list(c, a, na, &res->failed);
-		_exit(0);
-	}
-	if (pid < 0 && (r = load_list(c, a, na, failed)) < 0)
-		return r;
-	r = load_list(c, b, nb, failed);
-	if (pid > 0) {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		if (r == 0 && res->r < 0) {
-			r = res->r;
-			*failed = res->failed;   /* a string of the list: same address here */
-		} else if (r == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-			r = -ECHILD;
-			*failed = a[0].name;
-		}
-	}
-	if (res != MAP_FAILED)
-		munmap(res, sizeof(*res));
-	return r;
 }
 
 /* Like udev's coldplug, limited to the drivers the initramfs carries: load
