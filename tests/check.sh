@@ -54,5 +54,14 @@ vp=$(grep -c '^RESULT .*pass=yes' <<<"$out"); vf=$(grep -c '^RESULT .*pass=no' <
 [ $rc -ne 0 ] && [ "$vf" -eq 0 ] && vf=1
 passed=$((passed + vp)); failed=$((failed + vf))
 
+# every bench figure once at tiny sizes: a number for each (goals are not
+# checked here; bench/run.sh --quick or the full run measure them)
+echo "== bench smoke (bench/run.sh --smoke)"
+if out=$(bench/run.sh --smoke 2>&1); then
+	grep '^BENCH' <<<"$out"; echo "bench: 1 passed, 0 failed"; passed=$((passed + 1))
+else
+	tail -20 <<<"$out"; echo "bench: 0 passed, 1 failed"; failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
