@@ -6,25 +6,32 @@
 #   bench/run.sh --quick   every figure, fewer boots, smaller sizes (about 8 minutes)
 #   bench/run.sh --smoke   every figure once, tiny sizes (under 2 minutes); exits 0
 #                          only if every figure produced a number
+#   --only=1,2             only these figures (3, 4 and 5 come from one boot pair)
 #
 # stdout: one line per figure, `BENCH name value unit (baseline ...)`, then a
 # summary table (lines `BENCH ...`, among them `BENCH init_time_ratio R`).
 # stderr: progress and per-boot details. See bench/README.md.
 # Environment: BENCH_CACHE=DIR (default bench/cache), BENCH_TIMEOUT=SECONDS per
 # boot (default 900; 120 with --smoke; the full run's work boots get 3600),
-# BENCH_ACCEL=tcg|kvm (default: kvm when /dev/kvm works),
+# BENCH_ACCEL=tcg|kvm (default: kvm when /dev/kvm works), BENCH_BOOTS=N boots
+# per init for figures 1 and 2, BENCH_APPEND="WORDS" added to every guest
+# command line (e.g. initcall_debug), BENCH_INIT=PATH another build of
+# ephemeral-init as "ours" (to compare two builds, each against the baseline),
 # BENCH_KEEP=1 keeps the run folder's images.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
-MODE=full
-case ${1:-} in
-"") ;;
---quick) MODE=quick ;;
---smoke) MODE=smoke ;;
-*) echo "usage: $0 [--quick|--smoke]" >&2; exit 2 ;;
-esac
+MODE=full ONLY=1,2,3,4,5,6,7
+for a in "$@"; do
+	case $a in
+	--quick) MODE=quick ;;
+	--smoke) MODE=smoke ;;
+	--only=*) ONLY=${a#--only=} ;;
+	*) echo "usage: $0 [--quick|--smoke] [--only=N,...]   (figures 1-7; 3, 4 and 5 share one boot)" >&2; exit 2 ;;
+	esac
+done
+want() { case ,$ONLY, in *,"$1",*) return 0 ;; esac; return 1; }
 
 export VM_CACHE=${BENCH_CACHE:-$BENCH_DIR/cache}
 # shellcheck source=../tests/vm/lib.sh
@@ -38,6 +45,7 @@ full)  BOOTS=7 SIZE_BOOTS=5 MEM=1024:2048:4096 FILL=measured FIO_MIB=512 FIO_S=2
 quick) BOOTS=5 SIZE_BOOTS=3 MEM=128:256:512 FILL=computed FIO_MIB=128 FIO_S=8 FIO=$FIO_ALL ;;
 smoke) BOOTS=1 SIZE_BOOTS=1 MEM=32:64 FILL=computed FIO_MIB=16 FIO_S=2 FIO=crypt4k-64k:plain-64k:crypt4k-nowq-64k ;;
 esac
+BOOTS=${BENCH_BOOTS:-$BOOTS} SIZE_BOOTS=${BENCH_BOOTS:-$SIZE_BOOTS}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
 [ $MODE = smoke ] && BENCH_TIMEOUT=${BENCH_TIMEOUT_SMOKE:-120}
 VOLATILE_GIB=12          # Qubes' default volatile of a disposable (10 + 2 GiB)
@@ -180,6 +188,7 @@ boot() { # NAME INITRD MEM_MIB OPTS DISK...
 		esac
 	done
 	B_LOG=$RUN_DIR/$name.log
+	opts+=${BENCH_APPEND:+ $BENCH_APPEND}
 	echo "$CMDLINE $opts" >"$RUN_DIR/$name.cmdline"
 	t0=$(date +%s.%N)
 	timeout -k 10 "${B_TIMEOUT:-$BENCH_TIMEOUT}" qemu-system-x86_64 "${ACCEL[@]}" -machine q35 -smp 2 -m "$mem" \
@@ -198,6 +207,8 @@ gval() { # LOG KEY [FILTER]
 }
 # the init's own line "... setup done in N ms"
 self_ms() { tr -d '\r' <"$1" | sed -n 's/.*setup done in \([0-9]*\) ms.*/\1/p' | tail -1 || true; }
+# ours only: the per-step ms of the same line ("early 5, disks 20, ...")
+steps() { tr -d '\r' <"$1" | sed -n 's/.*setup done in .*steps in ms: //p' | tail -1 || true; }
 
 median() { # NUMBERS... (empty -> "")
 	[ $# -gt 0 ] || { echo ""; return; }
@@ -251,14 +262,15 @@ mkdir -p "$VM_CACHE/runs"
 { ls -1dt "$VM_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +10 | xargs -r rm -rf
 RUN_DIR=$(mktemp -d "$VM_CACHE/runs/$(date +%Y%m%d-%H%M%S)-$MODE.XXXX")
 OURS_INITRD=$RUN_DIR/ours-initrd.img
-test_initrd "$REPO/build/ephemeral-init" "$OURS_INITRD"
+test_initrd "${BENCH_INIT:-$REPO/build/ephemeral-init}" "$OURS_INITRD"
 bnote "mode $MODE, kernel $KVER, accel $ACCEL_NAME, run folder $RUN_DIR"
 EMU="emulated (TCG)"
+VOL=$RUN_DIR/volatile.img
 [ "$ACCEL_NAME" = kvm ] && EMU="KVM"
 
 # ---------------------------------------------------------------- figure 1
+if want 1; then
 bnote "figure 1: init time, $BOOTS boots each (ours and the stock-steps baseline, alternating)"
-VOL=$RUN_DIR/volatile.img
 o_us=() b_us=() o_self=() b_self=() o_forks=() b_forks=() o_umh=() b_umh=() o_execs=() b_execs=()
 for i in $(seq "$BOOTS"); do
 	fresh_volatile "$VOL" "${VOLATILE_GIB}G"
@@ -270,6 +282,7 @@ for i in $(seq "$BOOTS"); do
 	v=$(gval "$B_LOG" init_execs); [ -n "$v" ] && o_execs+=("$v")
 	v=$(gval "$B_LOG" kernel_helpers); [ -n "$v" ] && o_umh+=("$v")
 	bnote "  ours #$i: init $(gval "$B_LOG" init_us) us (self: $(self_ms "$B_LOG") ms), forks $(gval "$B_LOG" init_forks), helpers $(gval "$B_LOG" kernel_helpers), boot ${B_S}s"
+	bnote "    steps (ms): $(steps "$B_LOG")"
 	fresh_volatile "$VOL" "${VOLATILE_GIB}G"
 	boot "f1-base-$i" "$BASELINE_INITRD" 512 "" \
 		"$BENCH_ROOT:ro" "$SMALL_PRIVATE:ro" "$VOL" "$MODULES_IMG:ro"
@@ -288,10 +301,12 @@ figure init_time_ms "$O_MS" ms "stock-steps shell /init: ${B_MS:-none} ms; ratio
 figure init_processes "$O_FORKS" processes "stock-steps shell /init: ${B_FORKS:-none} processes ($(median "${b_execs[@]}") programs exec'ed); forks by /init and its children, trace events; kernel module helpers meanwhile: ours $(median "${o_umh[@]}"), baseline $(median "${b_umh[@]}")"
 row "init time (ms)" "${O_MS:-none}" "${B_MS:-none}" "${INIT_RATIO:-none}" "<= 0.5"
 row "processes spawned by /init" "${O_FORKS:-none}" "${B_FORKS:-none}" "-" "-"
+fi
 
 # ---------------------------------------------------------------- figure 2
+if want 2; then
 bnote "figure 2: setup time with a 1 GiB and a 1 TiB volatile disk, $SIZE_BOOTS boots each"
-s1=() s2=()
+s1=() s2=() w1='' w2=''
 for i in $(seq "$SIZE_BOOTS"); do
 	for sz in 1G 1T; do
 		fresh_volatile "$VOL" "$sz"
@@ -299,7 +314,12 @@ for i in $(seq "$SIZE_BOOTS"); do
 			"$BENCH_ROOT:ro" "$SMALL_PRIVATE:ro" "$VOL" "$MODULES_IMG:ro"
 		v=$(gval "$B_LOG" init_us)
 		if [ -n "$v" ]; then [ $sz = 1G ] && s1+=("$v") || s2+=("$v"); fi
-		bnote "  $sz #$i: init $v us, volatile image now $(du -k "$VOL" | cut -f1) KiB on the host"
+		# what the boot wrote to the sparse image: setup only (the bench root's
+		# init writes nothing without workloads and powers off at once)
+		w=$(du -k "$VOL" | cut -f1)
+		if [ -n "$v" ]; then [ $sz = 1G ] && w1=$w || w2=$w; fi
+		bnote "  $sz #$i: init $v us, volatile image now $w KiB on the host"
+		bnote "    steps (ms): $(steps "$B_LOG")"
 	done
 done
 rm -f "$VOL"
@@ -307,8 +327,12 @@ M1=$(median "${s1[@]}") M2=$(median "${s2[@]}")
 SIZE_RATIO=$(ratio "$M2" "$M1" 3)
 figure setup_1tib_vs_1gib_ratio "$SIZE_RATIO" ratio "1 GiB volatile: $(div "$M1" 1000 0) ms, 1 TiB sparse: $(div "$M2" 1000 0) ms; medians of $SIZE_BOOTS boots; goal within 10 %"
 row "setup 1 TiB / 1 GiB" "${SIZE_RATIO:-none}" "1.0" "-" "0.9 - 1.1"
+figure setup_written_1tib_kib "$w2" KiB "1 GiB volatile: ${w1:-none} KiB; allocated in the sparse volatile image after one boot (du): a count, free of timing noise"
+row "setup writes 1 TiB (KiB)" "${w2:-none}" "${w1:-none} (1 GiB)" "$(ratio "$w2" "$w1" 2 | grep . || echo none)" "-"
+fi
 
 # ---------------------------------------------------------------- work boots: figures 3, 4, 5
+if want 3 || want 4 || want 5; then
 bnote "figures 3-5: one boot of ours (mem $MEM MiB, fio $FIO, fill $FILL) and one of the community layout"
 VDE=$RUN_DIR/scratch.img
 rm -f "$VDE"
@@ -398,8 +422,10 @@ case $FIO in *crypt4k-256k*)
 	fio_pair block256k_vs_64k crypt4k-256k crypt4k-64k "thin block 64 KiB (ours)" ;; esac
 case $FIO in *crypt4k-1024k*)
 	fio_pair block1m_vs_64k crypt4k-1024k crypt4k-64k "thin block 64 KiB (ours)" ;; esac
+fi
 
 # ---------------------------------------------------------------- figure 6
+if want 6; then
 INIT_BYTES=$(stat -c %s "$REPO/build/ephemeral-init")
 BASE_BYTES=$(stat -c %s "$BASE_INITRD")
 APPEND_BYTES=$(( $(stat -c %s "$OURS_INITRD") - BASE_BYTES ))
@@ -409,8 +435,10 @@ figure appended_cpio_bytes "$APPEND_BYTES" bytes "stand-in base initramfs (gzip,
 figure initramfs_growth_pct "$GROWTH" % "of the stand-in base initramfs ($BASE_BYTES bytes); a dom0 dracut initramfs is larger, so the real growth is smaller"
 row "init binary (bytes)" "$INIT_BYTES" "-" "-" "-"
 row "appended cpio (bytes)" "$APPEND_BYTES" "$BASE_BYTES" "$GROWTH %" "-"
+fi
 
 # ---------------------------------------------------------------- figure 7
+if want 7; then
 bnote "figure 7: bench/dom0.sh"
 D0=$RUN_DIR/dom0.out
 N=100 bash "$BENCH_DIR/dom0.sh" >"$D0" 2>&1 || bnote "bench/dom0.sh failed: $(tail -3 "$D0")"
@@ -420,6 +448,7 @@ for k in enable_100_s enable_100_calls status_100_s status_100_calls; do
 	figure "dom0_$k" "$v" "${u:-?}" "none: count for 100 qubes against the fake qubesd (bench/dom0.sh)"
 	row "dom0 $k" "${v:-none}" "-" "-" "-"
 done
+fi
 
 # ---------------------------------------------------------------- summary
 ELAPSED=$(( $(date +%s) - T_START ))

@@ -69,5 +69,14 @@ run_dir=$(sed -n 's/.*console logs in \(.*\)$/\1/p' <<<"$out" | tail -1)
 out=$(tests/docs/stack.sh ${run_dir:+"$run_dir/systemd/console.log"} 2>&1); echo "$out"
 count "$out"
 
+# every bench figure once at tiny sizes: a number for each (goals are not
+# checked here; bench/run.sh --quick or the full run measure them)
+echo "== bench smoke (bench/run.sh --smoke)"
+if out=$(bench/run.sh --smoke 2>&1); then
+	grep '^BENCH' <<<"$out"; echo "bench: 1 passed, 0 failed"; passed=$((passed + 1))
+else
+	tail -20 <<<"$out"; echo "bench: 0 passed, 1 failed"; failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -13,7 +13,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -44,13 +43,6 @@ static void uevent_drain(int fd)
 		;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static bool disk_present(const char *name)
 {
 	char path[128];
@@ -62,7 +54,7 @@ static bool disk_present(const char *name)
 
 int wait_disk(struct ctx *c, const char *name, unsigned timeout_s, bool required)
 {
-	long long deadline = now_ms() + timeout_s * 1000LL;
+	long long deadline = monotonic_ms() + timeout_s * 1000LL;
 	bool said = false;
 
 	for (;;) {
@@ -76,7 +68,7 @@ int wait_disk(struct ctx *c, const char *name, unsigned timeout_s, bool required
 				close(fd);
 			return 0;
 		}
-		long long left = deadline - now_ms();
+		long long left = deadline - monotonic_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		if (!said && required) {

@@ -48,6 +48,8 @@ struct ctx {
 	long long start_ms;              /* CLOCK_MONOTONIC when /init started */
 	bool hook;                       /* run from an initramfs-tools/dracut hook (hook.c) */
 	const char *newroot;             /* where the new root is mounted; NULL = SYSROOT */
+	long long step_ms;               /* ... when the last step ended (steps.c) */
+	char steps[256];                 /* "name ms, ..." of the steps so far */
 };
 
 /* main.c: stop the boot. In ephemeral mode this is the fail-closed path:
@@ -65,6 +67,9 @@ void load_stack_modules(struct ctx *c);
 /* hook.c: `ephemeral-init --hook check|setup|finish NEWROOT`, for the
  * initramfs-tools scripts and the dracut module of in-VM kernels */
 int hook_main(int argc, char **argv);
+/* steps.c: ms of each boot step, for the "setup done" line */
+long long monotonic_ms(void);
+void step_done(struct ctx *c, const char *name);
 
 /* mounts.c */
 int mount_early(void);
@@ -90,6 +95,13 @@ int modules_init(struct ctx *c);
 int modules_coldplug(struct ctx *c);
 int load_module(struct ctx *c, const char *name, bool required);
 int modules_use_disk(struct ctx *c);
+struct modreq {
+	const char *name;       /* module name or alias */
+	bool required;
+};
+/* Loads the list in order; on a required module's failure returns its
+ * negative errno and sets *failed to its name. */
+int load_modules(struct ctx *c, const struct modreq *list, size_t n, const char **failed);
 
 /* keyring.c */
 int key_load(bool fail_inject, bool report_hash);

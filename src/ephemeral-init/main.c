@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/reboot.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -26,13 +25,6 @@
 static const bool test_hooks = TEST_HOOKS;
 
 static bool ephemeral_mode;
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 _Noreturn void fatal(const char *fmt, ...)
 {
@@ -130,20 +122,24 @@ void lock_origins(struct ctx *c)
 
 void load_stack_modules(struct ctx *c)
 {
+	/* dm-crypt asks the crypto API for xts(aes) when its table loads; with no
+	 * modprobe in the initramfs, the xts and ecb templates must be there first.
+	 * AES-NI is optional (the generic AES is built in) but must come before
+	 * the crypt table, which keeps the implementation it got. */
+	static const struct modreq needed[] = {
+		{ "dm-mod", true }, { "ecb", true }, { "xts", true }, { "aesni-intel", false },
+		{ "dm-crypt", true }, { "dm-thin-pool", true },
+	};
+	const char *failed = NULL;
 	int r;
 
 	/* an in-VM kernel's initramfs carries its modules (hook.c); no modules disk */
 	if (!c->hook && (r = mount_modules_disk(c)) < 0 && r != -ENODEV)
 		fatal("cannot mount modules disk /dev/%s read-only: %s", c->opt.disk_modules, strerror(-r));
-	/* dm-crypt asks the crypto API for xts(aes) when its table loads; with no
-	 * modprobe in the initramfs, the xts and ecb templates must be there first. */
-	static const char *const needed[] = { "dm-mod", "crypto-ecb", "crypto-xts", "dm-crypt", "dm-thin-pool" };
-	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++)
-		if ((r = load_module(c, needed[i], true)) < 0)
-			fatal("cannot load kernel module %s: %s; it must be built in, in the initramfs "
-			      "or on the modules disk", needed[i], strerror(-r));
-	/* Faster AES when the CPU has AES-NI; the generic AES is built in. */
-	load_module(c, "aesni-intel", false);
+	step_done(c, "moddisk");
+	if ((r = load_modules(c, needed, sizeof(needed) / sizeof(needed[0]), &failed)) < 0)
+		fatal("cannot load kernel module %s: %s; it must be built in, in the initramfs "
+		      "or on the modules disk", failed, strerror(-r));
 }
 
 static void boot_ephemeral(struct ctx *c)
@@ -151,16 +147,21 @@ static void boot_ephemeral(struct ctx *c)
 	int r;
 
 	wait_disks(c);
+	step_done(c, "disks");
 	lock_origins(c);
+	step_done(c, "origins");
 	load_stack_modules(c);
+	step_done(c, "modules");
 	if ((r = build_stack(c)) < 0)
 		fatal("cannot build the encrypted storage stack: %s", strerror(-r));
 	if ((r = mount_sysroot(c, "/dev/mapper/" DM_ROOT)) < 0)
 		fatal("cannot mount the root file system from /dev/mapper/" DM_ROOT ": %s", strerror(-r));
+	step_done(c, "mount");
 	if ((r = newroot_prepare(c)) < 0)
 		fatal("cannot prepare the new root: %s", strerror(-r));
 	if ((r = write_state(c, c->opt.test_plain ? "ephemeral-test-plain" : "ephemeral")) < 0)
 		fatal("cannot write " STATE_FILE ": %s", strerror(-r));
+	step_done(c, "newroot");
 }
 
 static void boot_stock(struct ctx *c)
@@ -190,7 +191,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	static struct ctx c = { .uevent_fd = -1, .dm = -1 };
+	/* set here, not by an initializer: a zero ctx stays in .bss, out of
+	 * the binary's file */
+	static struct ctx c;
+	c.uevent_fd = -1, c.dm = -1;
 	c.start_ms = monotonic_ms();
 	struct utsname u;
 	int r;
@@ -203,11 +207,14 @@ int main(int argc, char **argv)
 	snprintf(c.kver, sizeof(c.kver), "%s", u.release);
 	log_info("%s mode, kernel %s", c.opt.ephemeral ? "ephemeral" : "stock", c.kver);
 
+	step_done(&c, "api");
 	if ((c.uevent_fd = uevent_open()) < 0)
 		fatal("cannot listen for device events: %s", strerror(-c.uevent_fd));
 	if ((r = modules_init(&c)) < 0)
 		fatal("cannot read the initramfs module list: %s", strerror(-r));
+	step_done(&c, "modindex");
 	modules_coldplug(&c);
+	step_done(&c, "coldplug");
 
 	if (c.opt.ephemeral)
 		boot_ephemeral(&c);
@@ -217,15 +224,18 @@ int main(int argc, char **argv)
 	/* both modes: `ephemeral-status` must be able to say "not ephemeral" too */
 	if ((r = install_status_tool()) < 0)
 		log_errno(r, "cannot install " STATUS_TOOL " (status will be unavailable)");
+	step_done(&c, "status");
 	if ((r = overlay_modules(&c)) < 0)
 		fatal("cannot provide /lib/modules from the modules disk: %s", strerror(-r));
+	step_done(&c, "overlay");
 	modprobe_helper_restore();
 	if ((r = sysroot_finish(&c)) < 0)
 		fatal("cannot remount the new root read-only: %s", strerror(-r));
 	/* /init's own time, from its first step to the exec of the real init
 	 * (bench/run.sh reads this line) */
-	log_info("setup done in %lld ms (%lld ms since the kernel started)",
-		 monotonic_ms() - c.start_ms, monotonic_ms());
+	step_done(&c, "finish");
+	log_info("setup done in %lld ms (%lld ms since the kernel started); steps in ms: %s",
+		 monotonic_ms() - c.start_ms, monotonic_ms(), c.steps);
 	if (c.opt.test_fail == FAIL_SWITCH_ROOT)
 		fatal("switch_root: injected failure (qubes.ephemeral.test.fail=switch_root)");
 	switch_root_exec(SYSROOT, c.opt.init);

@@ -56,6 +56,12 @@ static int choose_geometry(struct ctx *c)
 		fatal_errno(r, "cannot read private origin /dev/%s", c->private_.name);
 	fs_block[1] = probe_fs_block(head, sizeof(head));
 	explicit_bzero(head, sizeof(head));
+	if (c->opt.crypt_flags & CRYPT_SECTOR_512) {
+		if (c->volatile_.lbs != 512)
+			fatal("qubes.ephemeral.crypt_flags=sector512 needs a volatile disk with 512-byte "
+			      "sectors, /dev/%s has %u", c->volatile_.name, c->volatile_.lbs);
+		fs_block[0] = 512;   /* as if an origin had small blocks: 512 is chosen */
+	}
 	if ((r = choose_sector_size(c->volatile_.lbs, fs_block, 2, &c->sector_size, err, sizeof(err))) < 0 ||
 	    (r = layout_compute(c->volatile_.bytes, c->opt.swap_bytes, c->sector_size, &c->layout, err, sizeof(err))) < 0)
 		fatal_errno(r, "%s", err);
@@ -77,7 +83,8 @@ static int build_crypt(struct ctx *c, dev_t *crypt)
 	int key = key_load(c->opt.test_fail == FAIL_KEY, c->opt.test_keyhash);
 	if (key < 0)
 		return key;
-	if ((r = table_crypt(params, sizeof(params), KEY_DESC, KEY_BYTES, vol, c->sector_size)) < 0 ||
+	if ((r = table_crypt(params, sizeof(params), KEY_DESC, KEY_BYTES, vol, c->sector_size,
+			       c->opt.crypt_flags)) < 0 ||
 	    (r = injected(c, FAIL_CRYPT)) < 0) {
 		key_forget(key);
 		return r;
@@ -91,7 +98,7 @@ static int build_crypt(struct ctx *c, dev_t *crypt)
 static int zero_start(const char *name, size_t bytes)
 {
 	char path[128];
-	static const uint8_t zeros[4096];
+	static uint8_t zeros[4096];  /* not const: .bss, not 4 KiB of the file */
 	snprintf(path, sizeof(path), "/dev/mapper/%s", name);
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -183,15 +190,22 @@ int build_stack(struct ctx *c)
 		return r;
 	if ((c->dm = dm_open_control()) < 0)
 		fatal_errno(c->dm, "cannot open /dev/mapper/control (is dm-mod loaded?)");
+	step_done(c, "geometry");
 	if ((r = build_crypt(c, &dev)) < 0)
 		return r;
+	step_done(c, "crypt");
 	devname_of(dev, crypt, sizeof(crypt));
-	if ((r = build_swap(c, crypt)) < 0 || (r = build_pool(c, crypt, &dev)) < 0)
+	if ((r = build_swap(c, crypt)) < 0)
 		return r;
+	step_done(c, "swap");
+	if ((r = build_pool(c, crypt, &dev)) < 0)
+		return r;
+	step_done(c, "pool");
 	devname_of(dev, pool, sizeof(pool));
 	if ((r = build_thin(c, pool, 0, DM_ROOT, &c->root)) < 0 ||
 	    (r = build_thin(c, pool, 1, DM_PRIVATE, &c->private_)) < 0)
 		return r;
+	step_done(c, "thin");
 	log_info("encrypted stack ready: %llu MiB volatile, %llu MiB swap, %llu MiB pool, %u-byte sectors",
 		 (unsigned long long)(c->volatile_.bytes >> 20),
 		 (unsigned long long)(c->layout.swap_sectors * SECTOR_BYTES >> 20),

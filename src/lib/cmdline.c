@@ -1,4 +1,5 @@
 #include "cmdline.h"
+#include "layout.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,7 +13,7 @@
 static const char known_list[] =
 	"qubes.ephemeral=0|1, qubes.ephemeral.swap=SIZE, "
 	"qubes.ephemeral.disks=ROOT,PRIVATE,VOLATILE,MODULES, "
-	"qubes.ephemeral.timeout=SECONDS";
+	"qubes.ephemeral.timeout=SECONDS, qubes.ephemeral.crypt_flags=WORD[,WORD...]";
 
 static const char *const fail_names[] = {
 	[FAIL_NONE] = "none",
@@ -164,6 +165,39 @@ static int parse_timeout(const char *s, unsigned *t)
 	return 0;
 }
 
+/* Comma-separated words, each at most once; "none" alone clears. All or
+ * nothing: *flags is only changed when the whole value is good. */
+static int parse_crypt_flags(const char *s, unsigned *flags)
+{
+	static const struct { const char *word; unsigned flag; } words[] = {
+		{ "no_read_workqueue", CRYPT_NO_READ_WORKQUEUE },
+		{ "no_write_workqueue", CRYPT_NO_WRITE_WORKQUEUE },
+		{ "same_cpu_crypt", CRYPT_SAME_CPU_CRYPT },
+		{ "submit_from_crypt_cpus", CRYPT_SUBMIT_FROM_CRYPT_CPUS },
+		{ "sector512", CRYPT_SECTOR_512 },
+	};
+	unsigned v = 0;
+
+	if (strcmp(s, "none") == 0) {
+		*flags = 0;
+		return 0;
+	}
+	for (;;) {
+		size_t n = strcspn(s, ","), i;
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (strlen(words[i].word) == n && memcmp(s, words[i].word, n) == 0)
+				break;
+		if (i == sizeof(words) / sizeof(words[0]) || (v & words[i].flag))
+			return -EINVAL;
+		v |= words[i].flag;
+		if (!s[n])
+			break;
+		s += n + 1;
+	}
+	*flags = v;
+	return 0;
+}
+
 static bool disk_char_ok(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -244,6 +278,10 @@ static int apply_ours(const char *word, size_t len, struct options *o, char *err
 	} else if (IS(PREFIX ".timeout")) {
 		hint = "SECONDS is a whole number from 1 to 3600";
 		r = cut ? -EINVAL : parse_timeout(v, &o->timeout_s);
+	} else if (IS(PREFIX ".crypt_flags")) {
+		hint = "use none, or words from no_read_workqueue, no_write_workqueue, same_cpu_crypt, "
+		       "submit_from_crypt_cpus, sector512 separated by commas, each once";
+		r = cut ? -EINVAL : parse_crypt_flags(v, &o->crypt_flags);
 	} else if (IS(PREFIX ".test.plain")) {
 		hint = "use 0 or 1";
 		o->test_any = true;

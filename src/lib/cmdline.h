@@ -38,6 +38,11 @@ struct options {
 	char disk_modules[CMDLINE_DISK_NAME_MAX];
 	/* qubes.ephemeral.timeout=SECONDS: how long to wait for each disk (1..3600) */
 	unsigned timeout_s;
+	/* qubes.ephemeral.crypt_flags=WORD[,WORD...]: dm-crypt performance options,
+	 * enum crypt_flag of layout.h; words no_read_workqueue, no_write_workqueue,
+	 * same_cpu_crypt, submit_from_crypt_cpus, sector512 (512-byte crypt sectors
+	 * even where 4096 would do), or none. Default none. */
+	unsigned crypt_flags;
 
 	/* Standard kernel options we honour. */
 	bool root_ro;                       /* "ro" / "rw", last one wins; default ro */

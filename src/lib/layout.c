@@ -50,6 +50,8 @@ int layout_compute(uint64_t volatile_bytes, uint64_t swap_bytes, unsigned sector
 
 	uint32_t block = LAYOUT_BLOCK_SECTORS;
 	uint64_t meta;
+	while (rest / block > LAYOUT_MAX_BLOCKS && block < (1u << 21))
+		block *= 2;
 	for (;;) {
 		meta = meta_sectors_for(rest, block);
 		if (meta <= LAYOUT_META_MAX_SECTORS / 2 || block >= (1u << 21))
@@ -116,15 +118,30 @@ static int emit(char *buf, size_t len, const char *fmt, ...)
 }
 
 int table_crypt(char *buf, size_t len, const char *key_desc, unsigned key_bytes,
-		const char *dev, unsigned sector_size)
+		const char *dev, unsigned sector_size, unsigned flags)
 {
+	static const struct { unsigned flag; const char *word; } words[] = {
+		{ CRYPT_NO_READ_WORKQUEUE, " no_read_workqueue" },
+		{ CRYPT_NO_WRITE_WORKQUEUE, " no_write_workqueue" },
+		{ CRYPT_SAME_CPU_CRYPT, " same_cpu_crypt" },
+		{ CRYPT_SUBMIT_FROM_CRYPT_CPUS, " submit_from_crypt_cpus" },
+	};
+	char opt[128] = " allow_discards", size[24] = "";
+	unsigned n = 1;
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (flags & words[i].flag) {
+			strcat(opt, words[i].word);
+			n++;
+		}
 	/* plain64 IVs count 512-byte sectors unless iv_large_sectors; fine either
 	 * way for a fresh device, so keep the default. */
-	if (sector_size == 512)
-		return emit(buf, len, "aes-xts-plain64 :%u:logon:%s 0 %s 0 1 allow_discards",
-			    key_bytes, key_desc, dev);
-	return emit(buf, len, "aes-xts-plain64 :%u:logon:%s 0 %s 0 2 allow_discards sector_size:%u",
-		    key_bytes, key_desc, dev, sector_size);
+	if (sector_size != 512) {
+		snprintf(size, sizeof(size), " sector_size:%u", sector_size);
+		n++;
+	}
+	return emit(buf, len, "aes-xts-plain64 :%u:logon:%s 0 %s 0 %u%s%s",
+		    key_bytes, key_desc, dev, n, opt, size);
 }
 
 int table_linear(char *buf, size_t len, const char *dev, uint64_t offset)

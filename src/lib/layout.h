@@ -8,8 +8,21 @@
 #define LAYOUT_ALIGN_SECTORS 2048u            /* 1 MiB: every region starts here */
 #define LAYOUT_MIN_POOL_BYTES (UINT64_C(64) << 20)
 #define LAYOUT_BLOCK_SECTORS 128u             /* thin-pool block: 64 KiB */
+/* At most this many pool blocks: dm-thin writes its data space map (one
+ * 4 KiB bitmap per 16320 blocks) when the pool is created, so the block
+ * count bounds the setup work. 2^20 keeps 64 KiB blocks up to 64 GiB. */
+#define LAYOUT_MAX_BLOCKS (UINT64_C(1) << 22)
 /* Largest metadata device dm-thin uses (DM_SM_METADATA_MAX_SECTORS). */
 #define LAYOUT_META_MAX_SECTORS (UINT64_C(255) * (1u << 14) * 8)
+
+/* dm-crypt optional parameters (qubes.ephemeral.crypt_flags=) */
+enum crypt_flag {
+	CRYPT_NO_READ_WORKQUEUE = 1u << 0,
+	CRYPT_NO_WRITE_WORKQUEUE = 1u << 1,
+	CRYPT_SAME_CPU_CRYPT = 1u << 2,
+	CRYPT_SUBMIT_FROM_CRYPT_CPUS = 1u << 3,
+	CRYPT_SECTOR_512 = 1u << 4,     /* not a dm-crypt word: 512-byte crypt sectors */
+};
 
 struct layout {
 	uint64_t crypt_sectors;   /* length of the crypt mapping over the volatile disk */
@@ -21,9 +34,10 @@ struct layout {
 
 /* Splits a volatile disk of volatile_bytes, encrypted with sector_size (512
  * or 4096) sectors, into swap (swap_bytes, 0 = none), thin-pool metadata and
- * thin-pool data. Metadata is sized from the data size (64 bytes a block plus
- * 4 MiB, at least 2 MiB); the block size doubles until it fits the kernel's
- * metadata limit. Returns 0 or -ENOSPC/-EINVAL with a message in err. */
+ * thin-pool data. The block size is 64 KiB, doubled while the data would
+ * have more than LAYOUT_MAX_BLOCKS blocks. Metadata is sized from the block
+ * count (64 bytes a block plus 4 MiB, at least 2 MiB); the block size
+ * doubles further until it fits the kernel's metadata limit. Returns 0 or -ENOSPC/-EINVAL with a message in err. */
 int layout_compute(uint64_t volatile_bytes, uint64_t swap_bytes, unsigned sector_size,
 		   struct layout *l, char *err, size_t errlen);
 
@@ -43,7 +57,7 @@ int choose_sector_size(unsigned volatile_lbs, const unsigned *fs_block, size_t n
 /* Table parameter strings. Devices are "MAJOR:MINOR". Each returns 0 or
  * -ENOBUFS if buf is too small. */
 int table_crypt(char *buf, size_t len, const char *key_desc, unsigned key_bytes,
-		const char *dev, unsigned sector_size);
+		const char *dev, unsigned sector_size, unsigned flags);
 int table_linear(char *buf, size_t len, const char *dev, uint64_t offset);
 int table_pool(char *buf, size_t len, const char *meta_dev, const char *data_dev,
 	       uint32_t block_sectors);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "cmdline.h"
+#include "layout.h"
 
 static char err[512];
 
@@ -222,13 +223,44 @@ static void test_options(void **state)
 	assert_string_equal(fail_step_name((enum fail_step)99), "?");
 }
 
+static void crypt_flags(void **state)
+{
+	struct options o;
+	(void)state;
+	assert_int_equal(parse("qubes.ephemeral=1", &o), 0);
+	assert_int_equal(o.crypt_flags, 0);
+	assert_int_equal(parse("qubes.ephemeral.crypt_flags=no_read_workqueue,no_write_workqueue", &o), 0);
+	assert_int_equal(o.crypt_flags, CRYPT_NO_READ_WORKQUEUE | CRYPT_NO_WRITE_WORKQUEUE);
+	assert_int_equal(parse("qubes.ephemeral.crypt_flags=sector512", &o), 0);
+	assert_int_equal(o.crypt_flags, CRYPT_SECTOR_512);
+	assert_int_equal(parse("qubes.ephemeral.crypt_flags=same_cpu_crypt,submit_from_crypt_cpus,"
+			       "sector512,no_write_workqueue,no_read_workqueue", &o), 0);
+	assert_int_equal(o.crypt_flags, CRYPT_SAME_CPU_CRYPT | CRYPT_SUBMIT_FROM_CRYPT_CPUS |
+			 CRYPT_SECTOR_512 | CRYPT_NO_WRITE_WORKQUEUE | CRYPT_NO_READ_WORKQUEUE);
+	/* the last word wins, as for every option; none clears */
+	assert_int_equal(parse("qubes.ephemeral.crypt_flags=sector512 qubes.ephemeral.crypt_flags=none", &o), 0);
+	assert_int_equal(o.crypt_flags, 0);
+	assert_refused("qubes.ephemeral.crypt_flags=", "separated by commas");
+	assert_refused("qubes.ephemeral.crypt_flags=none,sector512", "separated by commas");
+	assert_refused("qubes.ephemeral.crypt_flags=sector512,", "separated by commas");
+	assert_refused("qubes.ephemeral.crypt_flags=,sector512", "separated by commas");
+	assert_refused("qubes.ephemeral.crypt_flags=sector512,sector512", "each once");
+	assert_refused("qubes.ephemeral.crypt_flags=no_read_workqueueX", "separated by commas");
+	assert_refused("qubes.ephemeral.crypt_flags=no_read", "separated by commas");
+	assert_refused("qubes.ephemeral.crypt_flags=allow_discards", "separated by commas");
+	assert_refused("qubes.ephemeral.crypt_flags=NO_READ_WORKQUEUE", "separated by commas");
+	/* one bad word refuses the whole value */
+	assert_int_equal(cmdline_parse("qubes.ephemeral.crypt_flags=sector512 qubes.ephemeral.crypt_flags=sector512,bad",
+				       &o, NULL, 0), -EINVAL);
+}
+
 static void unknown_ours(void **state)
 {
 	(void)state;
 	assert_refused("qubes.ephemeral.foo=1",
 		       "unknown option \"qubes.ephemeral.foo=1\"; known: qubes.ephemeral=0|1, "
 		       "qubes.ephemeral.swap=SIZE, qubes.ephemeral.disks=ROOT,PRIVATE,VOLATILE,MODULES, "
-		       "qubes.ephemeral.timeout=SECONDS");
+		       "qubes.ephemeral.timeout=SECONDS, qubes.ephemeral.crypt_flags=WORD[,WORD...]");
 	assert_refused("qubes.ephemeral", "unknown option \"qubes.ephemeral\"");
 	assert_refused("qubes.ephemeralX=1", "unknown option \"qubes.ephemeralX=1\"");
 	assert_refused("qubes.ephemeral.swap", "unknown option \"qubes.ephemeral.swap\"");
@@ -368,6 +400,7 @@ int main(void)
 		cmocka_unit_test(disks),
 		cmocka_unit_test(timeout),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(crypt_flags),
 		cmocka_unit_test(unknown_ours),
 		cmocka_unit_test(others_ignored),
 		cmocka_unit_test(standard_options),

@@ -52,6 +52,16 @@ static void one_tib_sparse(void **state)
 	assert_int_equal(layout_compute(1 * TiB, 1 * GiB, 4096, &l, err, sizeof(err)), 0);
 	check_invariants(&l, 4096);
 	assert_true(l.data_sectors * 512 > 1 * TiB - 4 * GiB);
+	/* the block count, and with it the pool's setup work, stays bounded */
+	assert_int_equal(l.block_sectors, 512);
+	assert_true(l.data_sectors / l.block_sectors <= LAYOUT_MAX_BLOCKS);
+	assert_true(l.meta_sectors * 512 < 300 * MiB);
+	/* up to 256 GiB of data the block stays 64 KiB */
+	assert_int_equal(layout_compute(257 * GiB, 1 * GiB, 4096, &l, err, sizeof(err)), 0);
+	assert_int_equal(l.block_sectors, 128);
+	assert_int_equal(layout_compute(257 * GiB + 2 * MiB, 1 * GiB, 4096, &l, err, sizeof(err)), 0);
+	assert_int_equal(l.block_sectors, 256);
+	check_invariants(&l, 4096);
 }
 
 static void huge_disk_grows_block(void **state)
@@ -138,10 +148,18 @@ static void tables(void **state)
 {
 	(void)state;
 	char b[256];
-	assert_int_equal(table_crypt(b, sizeof(b), "qubes-ephemeral:volatile", 64, "254:32", 4096), 0);
+	assert_int_equal(table_crypt(b, sizeof(b), "qubes-ephemeral:volatile", 64, "254:32", 4096, 0), 0);
 	assert_string_equal(b, "aes-xts-plain64 :64:logon:qubes-ephemeral:volatile 0 254:32 0 2 allow_discards sector_size:4096");
-	assert_int_equal(table_crypt(b, sizeof(b), "k:d", 64, "8:0", 512), 0);
+	assert_int_equal(table_crypt(b, sizeof(b), "k:d", 64, "8:0", 512, 0), 0);
 	assert_string_equal(b, "aes-xts-plain64 :64:logon:k:d 0 8:0 0 1 allow_discards");
+	assert_int_equal(table_crypt(b, sizeof(b), "k:d", 64, "8:0", 4096,
+				     CRYPT_NO_READ_WORKQUEUE | CRYPT_NO_WRITE_WORKQUEUE), 0);
+	assert_string_equal(b, "aes-xts-plain64 :64:logon:k:d 0 8:0 0 4 allow_discards "
+			       "no_read_workqueue no_write_workqueue sector_size:4096");
+	assert_int_equal(table_crypt(b, sizeof(b), "k:d", 64, "8:0", 512,
+				     CRYPT_SAME_CPU_CRYPT | CRYPT_SUBMIT_FROM_CRYPT_CPUS | CRYPT_SECTOR_512), 0);
+	assert_string_equal(b, "aes-xts-plain64 :64:logon:k:d 0 8:0 0 3 allow_discards "
+			       "same_cpu_crypt submit_from_crypt_cpus");
 	assert_int_equal(table_linear(b, sizeof(b), "253:0", 2048), 0);
 	assert_string_equal(b, "253:0 2048");
 	assert_int_equal(table_pool(b, sizeof(b), "253:2", "253:3", 128), 0);
