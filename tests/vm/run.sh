@@ -267,8 +267,9 @@ run_scenario() {
 		[ -n "${SYSTEMD_ROOT:-}" ] || SYSTEMD_ROOT=$("$VM_DIR/systemd-root.sh" "$VM_CACHE") || die "cannot build the systemd root"
 		cp --sparse=always "$SYSTEMD_ROOT" "$dir/root.img"
 	elif [ "$S_ROOT" = initramfs-tools ] || [ "$S_ROOT" = dracut ]; then
-		local deb
-		deb=$(ls "$VM_CACHE"/download/linux-image-"$KVER"_*.deb | head -1) || die "no .deb of $KVER in $VM_CACHE/download"
+		local deb="" d
+		for d in "$VM_CACHE"/download/linux-image-"$KVER"_*.deb; do [ -f "$d" ] && deb=$d; done
+		[ -n "$deb" ] || die "no .deb of $KVER in $VM_CACHE/download"
 		mapfile -t invm < <(with_cache_lock "$VM_DIR/invm-root.sh" "$S_ROOT" "$VM_CACHE" "$deb" "$KVER")
 		[ ${#invm[@]} -eq 3 ] || die "cannot build the $S_ROOT template root (tests/vm/invm-root.sh)"
 		cp --sparse=always "${invm[0]}" "$dir/root.img"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154  # dracut sets $kernel and $moddir
 # qubes-ephemeral: dracut module for in-VM kernels (initramfs built inside
 # the template). With qubes.ephemeral=1 on the kernel command line,
 # ephemeral-init builds the encrypted storage stack and /dev/mapper/dmroot
