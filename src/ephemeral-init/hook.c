@@ -152,12 +152,13 @@ int hook_main(int argc, char **argv)
 			"(from the initramfs scripts of an in-VM kernel)\n");
 		return 2;
 	}
-	mkdir(RUN_DIR, 0755);
 	read_cmdline(&c);   /* a malformed qubes.ephemeral* option stops the boot */
 	if (!c.opt.ephemeral)
 		return strcmp(mode, "check") == 0;
-	if (strcmp(mode, "setup") == 0)
+	if (strcmp(mode, "setup") == 0) {
+		mkdir(RUN_DIR, 0755);
 		hook_setup(&c);
+	}
 	else if (strcmp(mode, "finish") == 0)
 		hook_finish(&c, argv[2]);
 	return 0;

@@ -19,7 +19,7 @@ set -euo pipefail
 FAIL_STEPS=(readonly key crypt pool thin swapon mount switch-root)
 SCENARIOS=(ephemeral control stock ext4-1k drift crash keys exhaust discard variant-pvh variant-hvm systemd systemd-stock)
 # in-VM kernels: kernel + initramfs generated inside the template (invm-root.sh)
-SCENARIOS+=(invm-initramfs-tools invm-initramfs-tools-stock invm-dracut invm-dracut-stock)
+SCENARIOS+=(invm-initramfs-tools invm-initramfs-tools-stock invm-initramfs-tools-fault invm-dracut invm-dracut-stock invm-dracut-fault)
 for f in "${FAIL_STEPS[@]}"; do SCENARIOS+=("fault-$f"); done
 # faults from the outside (no injection): each must stop the boot with a line naming it
 SCENARIOS+=(fault-no-volatile fault-small-volatile fault-no-dm-crypt fault-no-thin fault-bad-option fault-disk-timeout)
@@ -94,6 +94,11 @@ scenario_config() {
 		# same image without qubes.ephemeral: Qubes' (stand-in) COW hook runs
 		S_ROOT=${1#invm-} S_ROOT=${S_ROOT%-stock} S_MEM=1024 S_OPTS="" S_PRIV_RO=0
 		S_EXPECT="userspace done hits changed no_failed_units no_device_waits qubes_cow" ;;
+	invm-initramfs-tools-fault|invm-dracut-fault)
+		# hook mode fails closed too: a volatile disk too small, the setup
+		# must stop the boot (power off) and Qubes' COW hook must not step in
+		S_ROOT=${1#invm-} S_ROOT=${S_ROOT%-fault} S_MEM=1024 S_VOL_SIZE=256M
+		S_EXPECT="no_userspace fatal no_hits unchanged no_qubes_cow console:too_small_for_256_MiB_swap" ;;
 	variant-pvh|variant-hvm)
 		# a kernel folder laid out as Qubes does (zstd initramfs behind an early
 		# cpio), made ephemeral by `qvm-ephemeral kernel add`; PVH boots the
@@ -262,8 +267,9 @@ run_scenario() {
 		[ -n "${SYSTEMD_ROOT:-}" ] || SYSTEMD_ROOT=$("$VM_DIR/systemd-root.sh" "$VM_CACHE") || die "cannot build the systemd root"
 		cp --sparse=always "$SYSTEMD_ROOT" "$dir/root.img"
 	elif [ "$S_ROOT" = initramfs-tools ] || [ "$S_ROOT" = dracut ]; then
-		local deb
-		deb=$(ls "$VM_CACHE"/download/linux-image-"$KVER"_*.deb | head -1) || die "no .deb of $KVER in $VM_CACHE/download"
+		local deb="" d
+		for d in "$VM_CACHE"/download/linux-image-"$KVER"_*.deb; do [ -f "$d" ] && deb=$d; done
+		[ -n "$deb" ] || die "no .deb of $KVER in $VM_CACHE/download"
 		mapfile -t invm < <(with_cache_lock "$VM_DIR/invm-root.sh" "$S_ROOT" "$VM_CACHE" "$deb" "$KVER")
 		[ ${#invm[@]} -eq 3 ] || die "cannot build the $S_ROOT template root (tests/vm/invm-root.sh)"
 		cp --sparse=always "${invm[0]}" "$dir/root.img"

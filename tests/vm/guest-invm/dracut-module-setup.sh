@@ -13,5 +13,5 @@ installkernel() {
 }
 install() {
 	inst_hook pre-trigger 90 "$moddir/qubes_cow_setup.sh"
-	inst_multiple sfdisk swapon mkswap readlink
+	inst_multiple sfdisk swapon mkswap readlink grep
 }

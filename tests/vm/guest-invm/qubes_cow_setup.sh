@@ -40,7 +40,7 @@ elif [ -e /dev/vda3 ]; then
 else
 	ROOT_DEV=vda
 fi
-[ "$(cat /sys/class/block/$ROOT_DEV/ro)" = 1 ] || die "stand-in: only the read-only root (AppVM) case is modelled"
+[ "$(cat /sys/class/block/"$ROOT_DEV"/ro)" = 1 ] || die "stand-in: only the read-only root (AppVM) case is modelled"
 
 SWAP_512B=$((1024 * 1024 * 2))
 [ "$(cat /sys/class/block/vdc/size)" -ge $SWAP_512B ] || die "volatile smaller than 1 GiB"
@@ -49,7 +49,7 @@ printf 'vdc1: type=82,start=1MiB,size=1GiB\nvdc2: type=83\n' | sfdisk -q /dev/vd
 while ! [ -e /dev/vdc1 ] || ! [ -e /dev/vdc2 ]; do sleep 0.1; done
 mkswap /dev/vdc1 >/dev/null
 swapon /dev/vdc1
-echo "0 $(cat /sys/class/block/$ROOT_DEV/size) snapshot /dev/$ROOT_DEV /dev/vdc2 N 16" |
+echo "0 $(cat /sys/class/block/"$ROOT_DEV"/size) snapshot /dev/$ROOT_DEV /dev/vdc2 N 16" |
 	dmsetup --noudevsync create dmroot || die "Qubes: FATAL: cannot create dmroot!"
 dmsetup mknodes dmroot
 echo "QUBES-STANDIN cow_setup=done root=$ROOT_DEV" >/dev/console

@@ -1,9 +1,16 @@
 #!/bin/bash
+# shellcheck disable=SC2154  # dracut sets $kernel and $moddir
 # qubes-ephemeral: dracut module for in-VM kernels (initramfs built inside
 # the template). With qubes.ephemeral=1 on the kernel command line,
 # ephemeral-init builds the encrypted storage stack and /dev/mapper/dmroot
 # in place of Qubes' COW hook (90qubes-vm's pre-trigger/90-qubes_cow_setup.sh,
 # which the cmdline hook takes out of that boot); without it, nothing changes.
+#   cmdline hook    (qubes-ephemeral-cmdline.sh): decides; in ephemeral mode
+#                   removes Qubes' hook and queues the setup job
+#   initqueue job   (qubes-ephemeral-setup.sh, once udev has settled after
+#                   coldplug: a coldplug "add" event after the setup would make
+#                   udev drop the /dev/mapper links of our devices)
+#   pre-pivot hook  (qubes-ephemeral-finish.sh): the new root's fstab, udev db
 
 check() {
 	return 0
@@ -33,7 +40,7 @@ installkernel() {
 
 install() {
 	inst_simple /usr/lib/qubes-ephemeral/ephemeral-init || return 1
+	inst_simple "$moddir/qubes-ephemeral-setup.sh" /usr/lib/qubes-ephemeral/dracut-setup.sh || return 1
 	inst_hook cmdline 10 "$moddir/qubes-ephemeral-cmdline.sh"
-	inst_hook pre-trigger 10 "$moddir/qubes-ephemeral-setup.sh"
 	inst_hook pre-pivot 10 "$moddir/qubes-ephemeral-finish.sh"
 }

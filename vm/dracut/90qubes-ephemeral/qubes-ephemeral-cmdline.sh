@@ -1,7 +1,8 @@
 #!/bin/sh
 # qubes-ephemeral (dracut cmdline hook, sourced): with qubes.ephemeral=1,
 # takes Qubes' COW hook out of this boot before the pre-trigger stage, so
-# only ephemeral-init's setup makes /dev/mapper/dmroot.
+# only ephemeral-init's setup makes /dev/mapper/dmroot, and queues that
+# setup for when udev has settled; without it, does nothing.
 /usr/lib/qubes-ephemeral/ephemeral-init --hook check
 qe_rc=$?
 if [ $qe_rc -gt 1 ]; then
@@ -18,6 +19,9 @@ if [ $qe_rc -eq 0 ]; then
 		mv -f "$qe_f" /usr/lib/qubes-ephemeral/disabled-hooks/ ||
 			qe_fatal="cannot take Qubes' COW hook $qe_f out of the boot"
 	done
+	/sbin/initqueue --onetime --settled --unique --name qubes-ephemeral-setup \
+		/usr/lib/qubes-ephemeral/dracut-setup.sh ||
+		qe_fatal="cannot queue the qubes-ephemeral setup job"
 fi
 if [ -n "${qe_fatal:-}" ]; then
 	echo "qubes-ephemeral: FATAL: $qe_fatal; refusing to boot without full encryption, powering off" >/dev/console

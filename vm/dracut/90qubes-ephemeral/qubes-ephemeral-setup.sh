@@ -1,8 +1,8 @@
 #!/bin/sh
-# qubes-ephemeral (dracut pre-trigger hook, sourced, before Qubes' at 90):
-# with qubes.ephemeral=1, builds the encrypted storage stack and
-# /dev/mapper/dmroot; without it, does nothing. On any failure
-# ephemeral-init powers the VM off itself.
+# qubes-ephemeral (dracut initqueue job, queued by the cmdline hook in
+# ephemeral mode only; run as /usr/lib/qubes-ephemeral/dracut-setup.sh):
+# builds the encrypted storage stack and /dev/mapper/dmroot. On any
+# failure ephemeral-init powers the VM off itself.
 if ! /usr/lib/qubes-ephemeral/ephemeral-init --hook setup; then
 	case " $(cat /proc/cmdline) " in
 	*" qubes.ephemeral=1 "*)
