@@ -144,7 +144,8 @@ static void hook_finish(struct ctx *c, const char *newroot)
 
 int hook_main(int argc, char **argv)
 {
-	static struct ctx c = { .uevent_fd = -1, .dm = -1, .hook = true };
+	static struct ctx c;  /* zero: .bss (see main.c) */
+	c.uevent_fd = -1, c.dm = -1, c.hook = true;
 	const char *mode = argc > 1 ? argv[1] : "";
 
 	if (strcmp(mode, "check") && strcmp(mode, "setup") && !(strcmp(mode, "finish") == 0 && argc == 3)) {

@@ -25,7 +25,7 @@ depends() {
 # does), so the checks that must hold live here.
 installkernel() {
 	if [[ ! -x /usr/lib/qubes-ephemeral/ephemeral-init ]]; then
-		dfatal "qubes-ephemeral: /usr/lib/qubes-ephemeral/ephemeral-init is missing; reinstall the qubes-ephemeral package"
+		dfatal "qubes-ephemeral: /usr/lib/qubes-ephemeral/ephemeral-init is missing; reinstall the qubes-ephemeral-vm package"
 		return 1
 	fi
 	# ephemeral-init loads these itself from the initramfs
