@@ -9,6 +9,7 @@
 # the kernel and the initramfs made inside the image.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/systemd-userland.sh"
 repo=$(cd "$here/../.." && pwd)
 flavour=$1 cache=$2 deb=$3 kver=$4
 case $flavour in
@@ -20,7 +21,7 @@ esac
 say() { echo "invm-root: $*" >&2; }
 
 # the key covers the packages, every file we put in, the kernel and this script
-key=$( (echo "$PACKAGES $(basename "$deb")"; cat "$0" "$here"/guest-systemd/* "$here"/guest-invm/* \
+key=$( (echo "$PACKAGES $(basename "$deb")"; cat "$0" "$here"/systemd-userland.sh "$here"/guest-systemd/* "$here"/guest-invm/* \
 	"$repo/build/ephemeral-init"; find "$repo/vm" -type f | sort | xargs cat) | sha256sum | cut -c1-12)
 out=$cache/invm-$flavour-$key
 if [ -f "$out.img" ] && [ -f "$out.vmlinuz" ] && [ -f "$out.initrd" ]; then
@@ -55,14 +56,7 @@ cleanup
 rm -rf "$st"; cp -a "$base" "$st"; rm -f "$st/.done"
 
 # the userland of the systemd scenario (Qubes-like units, test services)
-g=$here/guest-systemd
-install -m 644 "$g/fstab" "$st/etc/fstab"
-install -d "$st/usr/lib/qe-test" "$st/rw" "$st/var/log/journal"
-install -m 755 "$g"/*.sh "$st/usr/lib/qe-test/"
-for u in "$g"/*.service; do install -m 644 "$u" "$st/etc/systemd/system/"; done
-echo qe-vm >"$st/etc/hostname"
-chroot "$st" systemctl enable qubes-mount-dirs.service dev-vdc1-swap.service qe-markers.service qe-report.service >/dev/null 2>&1
-chroot "$st" systemctl mask getty@tty1.service serial-getty@ttyS0.service >/dev/null 2>&1
+systemd_userland_install "$st"
 
 # the kernel as the template has it, without running its maintainer scripts
 kx=$(mktemp -d "$cache/kx.XXXX")

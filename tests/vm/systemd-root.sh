@@ -4,10 +4,11 @@
 #   tests/vm/systemd-root.sh CACHE_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/systemd-userland.sh"
 cache=$1
 PACKAGES=systemd-sysv,udev,kmod,e2fsprogs,util-linux,mount
 # the cache key covers the package list and every file we put in
-key=$( (echo "$PACKAGES"; cat "$here"/guest-systemd/*) | sha256sum | cut -c1-12)
+key=$( (echo "$PACKAGES"; cat "$here"/guest-systemd/* "$here"/systemd-userland.sh) | sha256sum | cut -c1-12)
 img=$cache/root-systemd-$key.img
 [ -f "$img" ] && { echo "$img"; exit 0; }
 command -v debootstrap >/dev/null || { echo "systemd-root: debootstrap missing; run scripts/install-deps.sh" >&2; exit 1; }
@@ -24,15 +25,7 @@ fi
 
 st=$cache/stage-systemd
 rm -rf "$st"; cp -a "$base" "$st"; rm -f "$st/.done"
-g=$here/guest-systemd
-install -m 644 "$g/fstab" "$st/etc/fstab"
-install -d "$st/usr/lib/qe-test" "$st/rw" "$st/var/log/journal"
-install -m 755 "$g"/*.sh "$st/usr/lib/qe-test/"
-for u in "$g"/*.service; do install -m 644 "$u" "$st/etc/systemd/system/"; done
-echo qe-vm > "$st/etc/hostname"
-chroot "$st" systemctl enable qubes-mount-dirs.service dev-vdc1-swap.service qe-markers.service qe-report.service >/dev/null 2>&1
-# no login prompts on the test console
-chroot "$st" systemctl mask getty@tty1.service serial-getty@ttyS0.service >/dev/null 2>&1
+systemd_userland_install "$st"
 rm -f "$img.fs" "$img.tmp"
 mkfs.ext4 -q -b 4096 -d "$st" "$img.fs" 900M >&2
 truncate -s 910M "$img.tmp"
