@@ -39,11 +39,7 @@ static void hook_setup(struct ctx *c)
 	uname(&u);
 	snprintf(c->kver, sizeof(c->kver), "%s", u.release);
 	log_info("ephemeral mode (initramfs hook), kernel %s", c->kver);
-	if ((c->uevent_fd = uevent_open()) < 0)
-		fatal("cannot listen for device events: %s", strerror(-c->uevent_fd));
-	if ((r = modules_init(c)) < 0)
-		fatal("cannot read the initramfs module list: %s", strerror(-r));
-	modules_coldplug(c);
+	start_devices(c);
 	wait_disks(c);
 	lock_origins(c);
 	load_stack_modules(c);
@@ -93,21 +89,6 @@ static unsigned long mount_flags(const struct statvfs *v)
 	return f;
 }
 
-/* The origins stay read-only from setup to here (nothing may have undone it). */
-static void recheck_origins(struct ctx *c)
-{
-	char part[CMDLINE_DISK_NAME_MAX + 8];
-	struct disk d;
-	int r;
-
-	if ((r = find_root_partition(c->opt.disk_root, part, sizeof(part))) < 0)
-		fatal("cannot find the root partition on /dev/%s: %s", c->opt.disk_root, strerror(-r));
-	const char *names[] = { c->opt.disk_root, part, c->opt.disk_private };
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if ((r = disk_probe(&d, names[i])) < 0 || (r = disk_force_readonly(&d)) < 0)
-			fatal("cannot keep origin /dev/%s read-only: %s", names[i], strerror(-r));
-}
-
 static void hook_finish(struct ctx *c, const char *newroot)
 {
 	struct statvfs v;
@@ -127,7 +108,7 @@ static void hook_finish(struct ctx *c, const char *newroot)
 		fatal("the new root %s is mounted from device %u:%u, not from the encrypted /dev/mapper/" DM_ROOT
 		      " (%u:%u); check root= on the kernel command line", newroot,
 		      major(st.st_dev), minor(st.st_dev), major(root), minor(root));
-	recheck_origins(c);
+	lock_origins(c);   /* again: nothing may have undone it since setup */
 	/* rewrite_fstab only asks whether there is a swap slice */
 	c->layout.swap_sectors = dm_devno(c->dm, DM_SWAP, &swap) == 0;
 	unsigned long flags = mount_flags(&v);

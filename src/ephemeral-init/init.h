@@ -60,6 +60,7 @@ _Noreturn void fatal_errno(int r, const char *fmt, ...) __attribute__((format(pr
 
 /* main.c: boot steps that hook.c runs too; each stops the boot on failure */
 void read_cmdline(struct ctx *c);
+void start_devices(struct ctx *c);
 void wait_disks(struct ctx *c);
 void lock_origins(struct ctx *c);
 void load_stack_modules(struct ctx *c);

@@ -77,6 +77,21 @@ void read_cmdline(struct ctx *c)
 		      "remove them from the kernel options");
 }
 
+/* Device events, the initramfs' module index and the drivers of the devices
+ * present (coldplug): how both /init and the hook mode begin. */
+void start_devices(struct ctx *c)
+{
+	int r;
+
+	if ((c->uevent_fd = uevent_open()) < 0)
+		fatal("cannot listen for device events: %s", strerror(-c->uevent_fd));
+	if ((r = modules_init(c)) < 0)
+		fatal("cannot read the initramfs module list: %s", strerror(-r));
+	step_done(c, "modindex");
+	modules_coldplug(c);
+	step_done(c, "coldplug");
+}
+
 void wait_disks(struct ctx *c)
 {
 	const struct options *o = &c->opt;
@@ -208,13 +223,7 @@ int main(int argc, char **argv)
 	log_info("%s mode, kernel %s", c.opt.ephemeral ? "ephemeral" : "stock", c.kver);
 
 	step_done(&c, "api");
-	if ((c.uevent_fd = uevent_open()) < 0)
-		fatal("cannot listen for device events: %s", strerror(-c.uevent_fd));
-	if ((r = modules_init(&c)) < 0)
-		fatal("cannot read the initramfs module list: %s", strerror(-r));
-	step_done(&c, "modindex");
-	modules_coldplug(&c);
-	step_done(&c, "coldplug");
+	start_devices(&c);
 
 	if (c.opt.ephemeral)
 		boot_ephemeral(&c);
