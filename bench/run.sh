@@ -272,26 +272,24 @@ VOL=$RUN_DIR/volatile.img
 if want 1; then
 bnote "figure 1: init time, $BOOTS boots each (ours and the stock-steps baseline, alternating)"
 o_us=() b_us=() o_self=() b_self=() o_forks=() b_forks=() o_umh=() b_umh=() o_execs=() b_execs=()
+# f1_boot NAME INITRD OPTS P LABEL: one boot; its figures appended to the
+# arrays P_us, P_self, P_forks, P_execs, P_umh (P = o ours, b baseline)
+f1_boot() {
+	local name=$1 initrd=$2 opts=$3 p=$4 label=$5 v f
+	fresh_volatile "$VOL" "${VOLATILE_GIB}G"
+	boot "$name" "$initrd" 512 "$opts" \
+		"$BENCH_ROOT:ro" "$SMALL_PRIVATE:ro" "$VOL" "$MODULES_IMG:ro"
+	for f in us:init_us forks:init_forks execs:init_execs umh:kernel_helpers; do
+		v=$(gval "$B_LOG" "${f#*:}")
+		[ -n "$v" ] && eval "${p}_${f%%:*}+=(\"\$v\")"
+	done
+	v=$(self_ms "$B_LOG"); [ -n "$v" ] && eval "${p}_self+=(\"\$v\")"
+	bnote "  $label: init $(gval "$B_LOG" init_us) us (self: $(self_ms "$B_LOG") ms), forks $(gval "$B_LOG" init_forks), helpers $(gval "$B_LOG" kernel_helpers), boot ${B_S}s"
+}
 for i in $(seq "$BOOTS"); do
-	fresh_volatile "$VOL" "${VOLATILE_GIB}G"
-	boot "f1-ours-$i" "$OURS_INITRD" 512 "qubes.ephemeral=1" \
-		"$BENCH_ROOT:ro" "$SMALL_PRIVATE:ro" "$VOL" "$MODULES_IMG:ro"
-	v=$(gval "$B_LOG" init_us); [ -n "$v" ] && o_us+=("$v")
-	v=$(self_ms "$B_LOG"); [ -n "$v" ] && o_self+=("$v")
-	v=$(gval "$B_LOG" init_forks); [ -n "$v" ] && o_forks+=("$v")
-	v=$(gval "$B_LOG" init_execs); [ -n "$v" ] && o_execs+=("$v")
-	v=$(gval "$B_LOG" kernel_helpers); [ -n "$v" ] && o_umh+=("$v")
-	bnote "  ours #$i: init $(gval "$B_LOG" init_us) us (self: $(self_ms "$B_LOG") ms), forks $(gval "$B_LOG" init_forks), helpers $(gval "$B_LOG" kernel_helpers), boot ${B_S}s"
+	f1_boot "f1-ours-$i" "$OURS_INITRD" "qubes.ephemeral=1" o "ours #$i"
 	bnote "    steps (ms): $(steps "$B_LOG")"
-	fresh_volatile "$VOL" "${VOLATILE_GIB}G"
-	boot "f1-base-$i" "$BASELINE_INITRD" 512 "" \
-		"$BENCH_ROOT:ro" "$SMALL_PRIVATE:ro" "$VOL" "$MODULES_IMG:ro"
-	v=$(gval "$B_LOG" init_us); [ -n "$v" ] && b_us+=("$v")
-	v=$(self_ms "$B_LOG"); [ -n "$v" ] && b_self+=("$v")
-	v=$(gval "$B_LOG" init_forks); [ -n "$v" ] && b_forks+=("$v")
-	v=$(gval "$B_LOG" init_execs); [ -n "$v" ] && b_execs+=("$v")
-	v=$(gval "$B_LOG" kernel_helpers); [ -n "$v" ] && b_umh+=("$v")
-	bnote "  base #$i: init $(gval "$B_LOG" init_us) us (self: $(self_ms "$B_LOG") ms), forks $(gval "$B_LOG" init_forks), helpers $(gval "$B_LOG" kernel_helpers), boot ${B_S}s"
+	f1_boot "f1-base-$i" "$BASELINE_INITRD" "" b "base #$i"
 done
 O_MS=$(div "$(median "${o_us[@]}")" 1000 0)
 B_MS=$(div "$(median "${b_us[@]}")" 1000 0)
