@@ -10,6 +10,13 @@ count() { # $1 = output of a part; adds its "N passed, N failed" line
 	p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+'); f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
 	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
 }
+one() { # NAME RC: a part that counts as one check, passed when RC is 0
+	if [ "$2" -eq 0 ]; then
+		echo "$1: 1 passed, 0 failed"; passed=$((passed + 1))
+	else
+		echo "$1: 0 passed, 1 failed"; failed=$((failed + 1))
+	fi
+}
 
 echo "== unit tests"
 out=$(tests/run-unit.sh "$@" 2>&1); echo "$out" | grep -vE '^\[ *(RUN|OK) *\]'
@@ -24,32 +31,18 @@ installed() {
 		[ -e "$inst/$f" ] || { echo "install: $f missing"; return 1; }
 	done
 }
-if make -s install DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1 && installed; then
-	echo "install: 1 passed, 0 failed"; passed=$((passed + 1))
-else
-	echo "install: 0 passed, 1 failed"; failed=$((failed + 1))
-fi
+make -s install DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1 && installed
+one install $?
 rm -rf "$inst"
 
 echo "== fuzz smoke (each target briefly, must not crash)"
-if out=$(make -s fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10} 2>&1); then
-	echo "$out"; echo "fuzz: 1 passed, 0 failed"; passed=$((passed + 1))
-else
-	echo "$out"; echo "fuzz: 0 passed, 1 failed"; failed=$((failed + 1))
-fi
+out=$(make -s fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10} 2>&1); rc=$?
+echo "$out"; one fuzz $rc
 
-# dom0 tool tests (fixture kernel folders, fake qubesd): each script under
-# tests/dom0/ ends with "N passed, N failed"
-for t in tests/dom0/*.sh; do
-	[ -x "$t" ] || continue
-	echo "== $t"
-	out=$("$t" 2>&1); echo "$out"
-	count "$out"
-done
-
-# packages (rpmbuild and dpkg-deb on Debian, lintian) and the Salt states:
-# each script under tests/pkg/ ends with "N passed, N failed"
-for t in tests/pkg/*.sh; do
+# dom0 tool tests (fixture kernel folders, fake qubesd), then the packages
+# (rpmbuild and dpkg-deb on Debian, lintian) and the Salt states: each
+# script under tests/dom0/ and tests/pkg/ ends with "N passed, N failed"
+for t in tests/dom0/*.sh tests/pkg/*.sh; do
 	[ -x "$t" ] || continue
 	echo "== $t"
 	out=$("$t" 2>&1); echo "$out"
@@ -72,11 +65,9 @@ count "$out"
 # every bench figure once at tiny sizes: a number for each (goals are not
 # checked here; bench/run.sh --quick or the full run measure them)
 echo "== bench smoke (bench/run.sh --smoke)"
-if out=$(bench/run.sh --smoke 2>&1); then
-	grep '^BENCH' <<<"$out"; echo "bench: 1 passed, 0 failed"; passed=$((passed + 1))
-else
-	tail -20 <<<"$out"; echo "bench: 0 passed, 1 failed"; failed=$((failed + 1))
-fi
+out=$(bench/run.sh --smoke 2>&1); rc=$?
+if [ $rc -eq 0 ]; then grep '^BENCH' <<<"$out"; else tail -20 <<<"$out"; fi
+one bench $rc
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
