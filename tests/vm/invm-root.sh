@@ -93,17 +93,8 @@ cleanup
 cp "$st/boot/vmlinuz-$kver" "$out.vmlinuz.tmp"
 cp "$st/boot/initrd.img-$kver" "$out.initrd.tmp"
 
-rm -f "$out.fs" "$out.img.tmp"
-mkfs.ext4 -q -b 4096 -d "$st" "$out.fs" 1100M >&2
-truncate -s 1110M "$out.img.tmp"
-sfdisk -q "$out.img.tmp" >/dev/null <<PART
-label: gpt
-start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, name="BIOS boot"
-start=4096, size=12288, type=C12A7328-F81F-11D2-BA4B-00A0C93EC3B4, name="EFI System"
-start=16384, size=2252800, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="Root filesystem"
-PART
-dd if="$out.fs" of="$out.img.tmp" bs=1M seek=8 conv=notrunc,sparse status=none
-rm -f "$out.fs"; rm -rf "$st"
+qubes_disk_image "$st" 1100 "$out.img.tmp"
+rm -rf "$st"
 # older builds of this flavour go
 for f in "$cache"/invm-"$flavour"-*; do case $f in "$out".*) ;; *) rm -f "$f" ;; esac; done
 mv "$out.vmlinuz.tmp" "$out.vmlinuz"; mv "$out.initrd.tmp" "$out.initrd"; mv "$out.img.tmp" "$out.img"

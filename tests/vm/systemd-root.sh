@@ -26,16 +26,7 @@ fi
 st=$cache/stage-systemd
 rm -rf "$st"; cp -a "$base" "$st"; rm -f "$st/.done"
 systemd_userland_install "$st"
-rm -f "$img.fs" "$img.tmp"
-mkfs.ext4 -q -b 4096 -d "$st" "$img.fs" 900M >&2
-truncate -s 910M "$img.tmp"
-sfdisk -q "$img.tmp" >/dev/null <<PART
-label: gpt
-start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, name="BIOS boot"
-start=4096, size=12288, type=C12A7328-F81F-11D2-BA4B-00A0C93EC3B4, name="EFI System"
-start=16384, size=1843200, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="Root filesystem"
-PART
-dd if="$img.fs" of="$img.tmp" bs=1M seek=8 conv=notrunc,sparse status=none
-rm -f "$img.fs"; rm -rf "$st"
+qubes_disk_image "$st" 900 "$img.tmp"
+rm -rf "$st"
 mv "$img.tmp" "$img"
 echo "$img"
