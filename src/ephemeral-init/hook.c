@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -75,23 +74,8 @@ static void status_tool_link(const char *newroot)
 		log_errno(r, "cannot install " STATUS_TOOL " (status will be unavailable)");
 }
 
-/* MS_* flags that a remount must repeat to keep them */
-static unsigned long mount_flags(const struct statvfs *v)
-{
-	static const struct { unsigned long st, ms; } map[] = {
-		{ ST_NOSUID, MS_NOSUID }, { ST_NODEV, MS_NODEV }, { ST_NOEXEC, MS_NOEXEC },
-		{ ST_NOATIME, MS_NOATIME }, { ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
-	};
-	unsigned long f = 0;
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (v->f_flag & map[i].st)
-			f |= map[i].ms;
-	return f;
-}
-
 static void hook_finish(struct ctx *c, const char *newroot)
 {
-	struct statvfs v;
 	struct stat st;
 	dev_t root, swap;
 	int r;
@@ -102,7 +86,7 @@ static void hook_finish(struct ctx *c, const char *newroot)
 	if ((r = dm_devno(c->dm, DM_ROOT, &root)) < 0)
 		fatal_errno(r, "no /dev/mapper/" DM_ROOT " of qubes-ephemeral (did its setup hook run?)");
 	/* the root the initramfs mounted must be our encrypted copy, nothing else */
-	if (stat(newroot, &st) < 0 || statvfs(newroot, &v) < 0)
+	if (stat(newroot, &st) < 0)
 		fatal("cannot look at the new root %s: %s", newroot, strerror(errno));
 	if (st.st_dev != root)
 		fatal("the new root %s is mounted from device %u:%u, not from the encrypted /dev/mapper/" DM_ROOT
@@ -111,14 +95,9 @@ static void hook_finish(struct ctx *c, const char *newroot)
 	lock_origins(c);   /* again: nothing may have undone it since setup */
 	/* rewrite_fstab only asks whether there is a swap slice */
 	c->layout.swap_sectors = dm_devno(c->dm, DM_SWAP, &swap) == 0;
-	unsigned long flags = mount_flags(&v);
-	bool ro = v.f_flag & ST_RDONLY;
-	if (ro && mount(NULL, newroot, NULL, MS_REMOUNT | flags, NULL) < 0)
-		fatal("cannot remount the new root %s writable for its fstab: %s", newroot, strerror(errno));
+	/* writes nothing into the root: it may stay mounted read-only */
 	if ((r = newroot_prepare(c)) < 0)
 		fatal("cannot prepare the new root: %s", strerror(-r));
-	if (ro && mount(NULL, newroot, NULL, MS_REMOUNT | MS_RDONLY | flags, NULL) < 0)
-		fatal("cannot remount the new root %s read-only: %s", newroot, strerror(errno));
 	status_tool_link(newroot);
 	log_info("new root %s prepared for the encrypted devices", newroot);
 }

@@ -12,6 +12,7 @@
 #define RUN_DIR "/run/qubes-ephemeral"
 #define STATE_FILE RUN_DIR "/state"
 #define STATUS_TOOL RUN_DIR "/ephemeral-status"
+#define RUN_FSTAB RUN_DIR "/fstab"              /* bound over the new root's /etc/fstab */
 #define SYSROOT "/sysroot"
 #define MODULES_MNT "/.modules-disk"
 #define KEY_BYTES 64                       /* aes-xts with AES-256: 512 bits */
@@ -48,6 +49,7 @@ struct ctx {
 	long long start_ms;              /* CLOCK_MONOTONIC when /init started */
 	bool hook;                       /* run from an initramfs-tools/dracut hook (hook.c) */
 	const char *newroot;             /* where the new root is mounted; NULL = SYSROOT */
+	bool sysroot_ro;                 /* mount_sysroot mounted it read-only */
 	long long step_ms;               /* ... when the last step ended (steps.c) */
 	char steps[256];                 /* "name ms, ..." of the steps so far */
 };

@@ -74,17 +74,40 @@ int mount_sysroot(struct ctx *c, const char *dev)
 		return -EIO;
 	}
 	mkdir(SYSROOT, 0755);
-	/* rw for the edits in the throw-away copy; sysroot_finish honours "ro" */
-	if (mount(dev, SYSROOT, type, 0, data) < 0)
+	/* Ephemeral mode writes nothing into the root during boot (fstab bound
+	 * from /run, modules overlay upper in /run), so it mounts as the kernel
+	 * command line says: each first write into the root copy would copy a
+	 * whole thin block from the origin through dm-crypt. The stock way
+	 * mounts rw for its edits; sysroot_finish then honours "ro". */
+	c->sysroot_ro = c->opt.ephemeral && c->opt.root_ro;
+	if (mount(dev, SYSROOT, type, c->sysroot_ro ? MS_RDONLY : 0, data) < 0)
 		return -errno;
 	return 0;
 }
 
+/* mkdir in the new root, for the rare root without the directory: a
+ * read-only mounted root is made writable for just that. */
+static int sysroot_mkdir(struct ctx *c, const char *path)
+{
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != EROFS || !c->sysroot_ro)
+		return -errno;
+	if (mount(NULL, SYSROOT, NULL, MS_REMOUNT, NULL) < 0)
+		return -errno;
+	int r = mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	if (mount(NULL, SYSROOT, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0 && !r)
+		r = -errno;
+	return r;
+}
+
 /* As the stock init: the modules disk is the lower layer of an overlay on
- * /lib/modules, so the VM can still write there (into its root copy). */
+ * /lib/modules, so the VM can still write there. The stock upper layer is
+ * the root's own /lib/modules; in ephemeral mode it is a directory in /run
+ * (RAM, gone with the VM like the root copy), so boot writes no root block. */
 int overlay_modules(struct ctx *c)
 {
-	char path[512];
+	char path[512], opts[512];
 	struct stat st;
 	int r;
 
@@ -93,18 +116,29 @@ int overlay_modules(struct ctx *c)
 		return 0;  /* the root carries its own modules for this kernel */
 	if ((r = mount_modules_disk(c)) < 0)
 		return r == -ENODEV ? 0 : r;
-	mkdir(SYSROOT "/lib/modules", 0755);
+	if ((r = sysroot_mkdir(c, SYSROOT "/lib/modules")) < 0)
+		return r;
 	if (load_module(c, "overlay", false) == 0) {
-		mkdir(SYSROOT "/lib/.modules_work", 0755);
-		if (mount("none", SYSROOT "/lib/modules", "overlay", 0,
-			  "lowerdir=" MODULES_MNT ",upperdir=" SYSROOT "/lib/modules,workdir=" SYSROOT "/lib/.modules_work") == 0)
+		const char *upper = SYSROOT "/lib/modules", *work = SYSROOT "/lib/.modules_work";
+		if (c->opt.ephemeral) {
+			/* a failed mkdir in /run fails the mount below: bind fallback */
+			upper = RUN_DIR "/modules/upper", work = RUN_DIR "/modules/work";
+			mkdir(RUN_DIR "/modules", 0700);
+			mkdir(upper, 0755);
+			mkdir(work, 0700);
+		} else if ((r = sysroot_mkdir(c, work)) < 0) {
+			return r;
+		}
+		snprintf(opts, sizeof(opts), "lowerdir=" MODULES_MNT ",upperdir=%s,workdir=%s", upper, work);
+		if (mount("none", SYSROOT "/lib/modules", "overlay", 0, opts) == 0)
 			goto done;
 		log_errno(-errno, "overlay on /lib/modules failed, binding %s instead", c->kver);
 	}
 	char src[512];
 	snprintf(src, sizeof(src), MODULES_MNT "/%s", c->kver);
 	snprintf(path, sizeof(path), SYSROOT "/lib/modules/%s", c->kver);
-	mkdir(path, 0755);
+	if ((r = sysroot_mkdir(c, path)) < 0)
+		return r;
 	if (mount(src, path, NULL, MS_BIND, NULL) < 0)
 		return -errno;
 done:
@@ -115,7 +149,7 @@ done:
 
 int sysroot_finish(struct ctx *c)
 {
-	if (!c->opt.root_ro)
+	if (!c->opt.root_ro || c->sysroot_ro)
 		return 0;
 	if (mount(NULL, SYSROOT, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
 		return -errno;

@@ -1,11 +1,14 @@
-/* The new root is our throw-away copy, so what we change in it dies with the
- * VM: point its fstab at our devices, tell its udev our devices are set up,
- * leave the status tool and our state under /run (moved into the new root). */
+/* Prepare the new root without writing into it: point its fstab at our
+ * devices (a rewritten copy in /run bound over /etc/fstab), tell its udev
+ * our devices are set up, leave the status tool and our state under /run
+ * (moved into the new root). Every block the boot wrote into the root copy
+ * would first be copied whole from the origin through dm-crypt. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -66,8 +69,12 @@ static int rewrite_fstab(struct ctx *c)
 	int r = 0;
 	if (n > 0) {
 		mode_t mode = stat(fstab, &st) == 0 ? (st.st_mode & 07777) : 0644;
-		r = write_file(fstab, out, outlen, mode);
-		log_info("fstab: %d entr%s now name the encrypted devices", n, n == 1 ? "y" : "ies");
+		r = write_file(RUN_FSTAB, out, outlen, mode);
+		if (!r && mount(RUN_FSTAB, fstab, NULL, MS_BIND, NULL) < 0)
+			r = -errno;
+		if (!r)
+			log_info("fstab: %d entr%s now name the encrypted devices (%s bound on /etc/fstab)",
+				 n, n == 1 ? "y" : "ies", RUN_FSTAB);
 	}
 	free(out);
 	return r;
