@@ -49,7 +49,6 @@ struct ctx {
 	long long start_ms;              /* CLOCK_MONOTONIC when /init started */
 	bool hook;                       /* run from an initramfs-tools/dracut hook (hook.c) */
 	const char *newroot;             /* where the new root is mounted; NULL = SYSROOT */
-	bool sysroot_ro;                 /* mount_sysroot mounted it read-only */
 	long long step_ms;               /* ... when the last step ended (steps.c) */
 	char steps[256];                 /* "name ms, ..." of the steps so far */
 };

@@ -135,14 +135,27 @@ void lock_origins(struct ctx *c)
 			 c->root.was_writable ? "yes" : "no", c->private_.was_writable ? "yes" : "no");
 }
 
+/* AES-NI brings its own xts(aes); false (and why, on the console) when it
+ * cannot load: no such CPU, or no such module */
+static bool load_aesni(struct ctx *c)
+{
+	int r = load_module(c, "aesni-intel", false);
+	if (r < 0)
+		log_info("no AES-NI (aesni-intel: %s): dm-crypt uses the generic AES, much slower",
+			 strerror(-r));
+	return r == 0;
+}
+
+#define LIST(a) (a), sizeof(a) / sizeof((a)[0])
+
 void load_stack_modules(struct ctx *c)
 {
 	/* dm-crypt asks the crypto API for xts(aes) when its table loads, and
 	 * with no modprobe in the initramfs nothing comes on demand. AES-NI
-	 * brings its own xts(aes) and must come before the crypt table, which
-	 * keeps the implementation it got; without it (no such CPU or module),
-	 * the xts and ecb templates over the built-in generic AES. Each module
-	 * load costs 10-30 ms under emulation, so the templates only then. */
+	 * must come before the crypt table, which keeps the implementation it
+	 * got; without it, the xts and ecb templates over the built-in generic
+	 * AES. Each module load costs 10-30 ms under emulation, so the
+	 * templates only then. */
 	static const struct modreq dm[] = { { "dm-mod", true } };
 	static const struct modreq generic_xts[] = { { "ecb", true }, { "xts", true } };
 	static const struct modreq targets[] = { { "dm-crypt", true }, { "dm-thin-pool", true } };
@@ -153,20 +166,11 @@ void load_stack_modules(struct ctx *c)
 	if (!c->hook && (r = mount_modules_disk(c)) < 0 && r != -ENODEV)
 		fatal("cannot mount modules disk /dev/%s read-only: %s", c->opt.disk_modules, strerror(-r));
 	step_done(c, "moddisk");
-	if ((r = load_modules(c, dm, 1, &failed)) < 0)
-		goto fail;
-	if ((r = load_module(c, "aesni-intel", false)) < 0) {
-		log_info("no AES-NI (aesni-intel: %s): dm-crypt uses the generic AES, much slower",
-			 strerror(-r));
-		if ((r = load_modules(c, generic_xts, 2, &failed)) < 0)
-			goto fail;
-	}
-	if ((r = load_modules(c, targets, 2, &failed)) < 0)
-		goto fail;
-	return;
-fail:
-	fatal("cannot load kernel module %s: %s; it must be built in, in the initramfs "
-	      "or on the modules disk", failed, strerror(-r));
+	if ((r = load_modules(c, LIST(dm), &failed)) < 0 ||
+	    (!load_aesni(c) && (r = load_modules(c, LIST(generic_xts), &failed)) < 0) ||
+	    (r = load_modules(c, LIST(targets), &failed)) < 0)
+		fatal("cannot load kernel module %s: %s; it must be built in, in the initramfs "
+		      "or on the modules disk", failed, strerror(-r));
 }
 
 static void boot_ephemeral(struct ctx *c)

@@ -64,6 +64,16 @@ int mount_modules_disk(struct ctx *c)
 	return modules_use_disk(c);
 }
 
+/* Ephemeral mode writes nothing into the root during boot (fstab bound from
+ * /run, modules overlay upper in /run), so it mounts it as the kernel
+ * command line says: each first write into the root copy would copy a
+ * whole thin block from the origin through dm-crypt. The stock way mounts
+ * rw for its edits; sysroot_finish then honours "ro". */
+static bool sysroot_mounted_ro(const struct ctx *c)
+{
+	return c->opt.ephemeral && c->opt.root_ro;
+}
+
 int mount_sysroot(struct ctx *c, const char *dev)
 {
 	const char *type = c->opt.rootfstype[0] ? c->opt.rootfstype : "ext4";
@@ -74,13 +84,7 @@ int mount_sysroot(struct ctx *c, const char *dev)
 		return -EIO;
 	}
 	mkdir(SYSROOT, 0755);
-	/* Ephemeral mode writes nothing into the root during boot (fstab bound
-	 * from /run, modules overlay upper in /run), so it mounts as the kernel
-	 * command line says: each first write into the root copy would copy a
-	 * whole thin block from the origin through dm-crypt. The stock way
-	 * mounts rw for its edits; sysroot_finish then honours "ro". */
-	c->sysroot_ro = c->opt.ephemeral && c->opt.root_ro;
-	if (mount(dev, SYSROOT, type, c->sysroot_ro ? MS_RDONLY : 0, data) < 0)
+	if (mount(dev, SYSROOT, type, sysroot_mounted_ro(c) ? MS_RDONLY : 0, data) < 0)
 		return -errno;
 	return 0;
 }
@@ -91,7 +95,7 @@ static int sysroot_mkdir(struct ctx *c, const char *path)
 {
 	if (mkdir(path, 0755) == 0 || errno == EEXIST)
 		return 0;
-	if (errno != EROFS || !c->sysroot_ro)
+	if (errno != EROFS || !sysroot_mounted_ro(c))
 		return -errno;
 	if (mount(NULL, SYSROOT, NULL, MS_REMOUNT, NULL) < 0)
 		return -errno;
@@ -149,7 +153,7 @@ done:
 
 int sysroot_finish(struct ctx *c)
 {
-	if (!c->opt.root_ro || c->sysroot_ro)
+	if (!c->opt.root_ro || sysroot_mounted_ro(c))
 		return 0;
 	if (mount(NULL, SYSROOT, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
 		return -errno;
