@@ -296,7 +296,7 @@ run_scenario() {
 		local deb="" d
 		for d in "$VM_CACHE"/download/linux-image-"$KVER"_*.deb; do [ -f "$d" ] && deb=$d; done
 		[ -n "$deb" ] || die "no .deb of $KVER in $VM_CACHE/download"
-		mapfile -t invm < <(with_cache_lock "$VM_DIR/invm-root.sh" "$S_ROOT" "$VM_CACHE" "$deb" "$KVER")
+		mapfile -t invm < <("$VM_DIR/invm-root.sh" "$S_ROOT" "$VM_CACHE" "$deb" "$KVER")
 		[ ${#invm[@]} -eq 3 ] || die "cannot build the $S_ROOT template root (tests/vm/invm-root.sh)"
 		cp --sparse=always "${invm[0]}" "$dir/root.img"
 	else
@@ -441,10 +441,8 @@ base_initrd
 root_template
 note "kernel $KVER; cache $VM_CACHE"
 
-mkdir -p "$VM_CACHE/runs"
-# keep the 20 newest runs (console logs; images of failed runs)
-{ ls -1dt "$VM_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +20 | xargs -r rm -rf
-RUN_DIR=$(mktemp -d "$VM_CACHE/runs/$(date +%Y%m%d-%H%M%S).XXXX")
+# console logs, images of failed runs; the newest VM_KEEP_RUNS (5) are kept
+vm_new_run_dir
 FAILED=() KEPT=()
 t_all=$(date +%s)
 for s in "${want[@]}"; do
