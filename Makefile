@@ -37,6 +37,8 @@ APPEND_SRC := $(sort $(wildcard src/initramfs-append/*.c))
 QVM_SRC := $(sort $(wildcard src/qvm-ephemeral/*.c))
 # everything of qvm-ephemeral but its main(), for unit tests
 QVM_LIB_SRC := $(filter-out src/qvm-ephemeral/main.c,$(QVM_SRC))
+# everything of ephemeral-init but its main(), for unit tests of the boot steps
+INIT_LIB_SRC := $(filter-out src/ephemeral-init/main.c,$(INIT_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -56,9 +58,9 @@ GUEST_CC_FLAGS := $(WARN) -Os -flto -fno-asynchronous-unwind-tables -fno-unwind-
 GUEST_LD_FLAGS := -Os -flto -static -Wl,--gc-sections -s $(GUEST_LDFLAGS)
 HOST_CC_FLAGS := $(WARN) $(INC) -Isrc/qvm-ephemeral $(DEFS) $(CPPFLAGS) $(CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-SAN_CC_FLAGS := $(HOST_CC_FLAGS) $(SAN)
-FUZZ_CC_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(INC) $(DEFS)
-COV_CC_FLAGS := $(WARN) $(INC) -Isrc/qvm-ephemeral $(DEFS) -O0 -g --coverage
+SAN_CC_FLAGS := $(HOST_CC_FLAGS) $(SAN) -DTEST_HOOKS=1 -Isrc/ephemeral-init
+FUZZ_CC_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -DTEST_HOOKS=1 $(INC) $(DEFS)
+COV_CC_FLAGS := $(WARN) $(INC) -Isrc/qvm-ephemeral -Isrc/ephemeral-init $(DEFS) -DTEST_HOOKS=1 -O0 -g --coverage
 
 objs = $(patsubst %.c,$(O)/$(1)/%.o,$(2))
 
@@ -84,8 +86,8 @@ $(eval $(call flavour,cov,$(COV_CC_FLAGS),,$(CC)))
 
 ALL_OBJ := $(call objs,guest,$(INIT_SRC) $(LIB_SRC)) $(call objs,guest-test,$(INIT_SRC) $(LIB_SRC)) \
 	$(call objs,host,$(APPEND_SRC) $(QVM_SRC) $(LIB_SRC) tests/vm/keyscan.c) $(call objs,host-test,$(QVM_SRC) $(LIB_SRC)) \
-	$(call objs,san,$(UNIT_SRC) $(QVM_LIB_SRC) $(LIB_SRC)) $(call objs,fuzz,$(FUZZ_SRC) $(LIB_SRC)) \
-	$(call objs,cov,$(UNIT_SRC) $(QVM_LIB_SRC) $(LIB_SRC))
+	$(call objs,san,$(UNIT_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC) $(LIB_SRC)) $(call objs,fuzz,$(FUZZ_SRC) $(LIB_SRC)) \
+	$(call objs,cov,$(UNIT_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC) $(LIB_SRC))
 -include $(ALL_OBJ:.o=.d)
 
 .PHONY: all check check-vm check-pkg check-buildflags check-all bench-smoke unit vm fuzz demo \
@@ -127,12 +129,12 @@ $(B)/keyscan: $(call objs,host,tests/vm/keyscan.c src/lib/sha256.c)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # Unit tests: each tests/unit/test_X.c is its own cmocka program, built with
-# ASan + UBSan and linked with the objects of the library and the dom0 tool
-# (compiled once for all of them).
-SAN_LIB_OBJ := $(call objs,san,$(LIB_SRC) $(QVM_LIB_SRC))
+# ASan + UBSan and -DTEST_HOOKS=1, linked with the objects of the library,
+# the dom0 tool and the init's steps (compiled once for all of them).
+SAN_LIB_OBJ := $(call objs,san,$(LIB_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC))
 $(B)/tests/%: $(O)/san/tests/unit/%.o $(SAN_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lcmocka
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lcmocka -pthread
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
@@ -152,7 +154,7 @@ fuzz: $(FUZZ_BIN)
 	done
 
 # Test tiers (tests/check.sh; each ends with "N passed, N failed"):
-#   check        fast, no VM: unit, install, fuzz smoke, tests/dom0, tests/docs
+#   check        fast, no VM: unit, install, fuzz smoke, shipped strings, tests/dom0, tests/docs
 #   check-vm     tests/vm/guard-test.sh, the QEMU scenarios, the stack doc check
 #   check-pkg    tests/pkg, and the dom0 tool built with dpkg-buildflags
 #   bench-smoke  every bench figure once at tiny sizes

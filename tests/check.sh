@@ -57,6 +57,8 @@ tier_fast() {
 	out=$(make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}" 2>&1); rc=$?
 	echo "$out"; one fuzz $rc
 
+	# the shipped init has no test path in it
+	script tests/shipped-strings.sh
 	# dom0 tool tests (fixture kernel folders, fake qubesd)
 	for f in tests/dom0/*.sh; do [ -x "$f" ] && script "$f"; done
 	# the README's storage-stack picture against the committed tables
