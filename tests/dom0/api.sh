@@ -111,6 +111,7 @@ echo "== status"
 "$QVM" status >"$T/status-enabled" 2>&1
 cat "$T/status-enabled" | sed 's/^/     /'
 check "json: fields and verdict" 0 "^ephemeral True False False 6.1.0-ephemeral variant$" -- bash -c "'$QVM' status --format json work | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r[\"verdict\"], r[\"recorded\"], r[\"root_rw\"], r[\"private_rw\"], r[\"kernel\"], r[\"kernel_state\"])'"
+check "a name given more often than there are qubes: one row (was a heap overflow)" 0 "^1$" -- bash -c "'$QVM' status \$(printf 'work %.0s' \$(seq 40)) | grep -c '^work '"
 q admin.vm.volume.Set.rw legacy root False >/dev/null
 check "partial names what is missing" 0 "^partial: private rw, kernel not a variant, no qubes.ephemeral=1" -- verdict legacy
 q admin.vm.volume.Set.rw legacy root True >/dev/null
