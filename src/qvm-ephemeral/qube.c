@@ -405,10 +405,15 @@ int qubes_using_kernel(const char *kernel, char ***names, size_t *n)
 		}
 		r = parse_property(out, &p);
 		free(out);
-		if (r < 0 || strcmp(p.value, kernel)) {
-			r = 0;
-			continue;
+		if (r < 0) {
+			/* unknown is not "unused": the caller must keep what it asked about */
+			fprintf(stderr, "qvm-ephemeral: %s: admin.vm.property.Get+kernel: unexpected reply format\n",
+				l.v[i].name);
+			r = -EPROTO;
+			break;
 		}
+		if (strcmp(p.value, kernel))
+			continue;
 		char **nn = realloc(*names, (*n + 1) * sizeof(*nn));
 		if (!nn || !(nn[*n] = strdup(l.v[i].name))) {
 			if (nn)

@@ -16,7 +16,7 @@ usage: fake_qubesd.py SOCKET STATEFILE [--kernels DIR] [--log CALLLOG] [--many N
 STATEFILE is created from the built-in fixture (or N plain AppVMs) when
 absent. --r43: rw is saved (the restart bug fixed). Test-only
 methods (dest dom0): test.Fail (payload "METHOD DEST MODE [TYPE MESSAGE]",
-MODE = error | empty | garbage | truncated | hangup), test.Ping.
+MODE = error | empty | garbage | truncated | hangup | content TEXT), test.Ping.
 """
 import copy
 import json
@@ -491,6 +491,8 @@ class Handler(socketserver.BaseRequestHandler):
                 s.sendall(b"2\0QubesException\0")
             elif mode == "empty":
                 pass
+            elif mode == "content":  # a success reply with this content, whatever it is
+                s.sendall(b"0\0" + " ".join(inj[3:]).encode())
             elif mode == "events":
                 s.sendall(b"1\0\0connection-established\0\0")
             return
