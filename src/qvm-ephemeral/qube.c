@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "qubesd.h"
+#include "qvm.h"
 
 /* --- pure parsers --- */
 
@@ -244,15 +245,24 @@ int qube_load_props(struct qube *q)
 	if (q->props_loaded)
 		return 0;
 	int r = qubesd_call_err("admin.vm.property.GetAll", q->name, NULL, NULL, &out, &err);
-	if (r == -EREMOTEIO && (!strcmp(err.type, "PermissionDenied") || !strcmp(err.type, "ProtocolError")))
-		r = load_props_one_by_one(q);
-	else if (r < 0)
-		fprintf(stderr, "qvm-ephemeral: %s: admin.vm.property.GetAll: %s: %s\n", q->name, err.type, err.msg);
-	else {
+	if (r == 0) {
 		r = parse_getall(out, q);
 		free(out);
 		if (r < 0)
-			fprintf(stderr, "qvm-ephemeral: %s: admin.vm.property.GetAll: unexpected reply format\n", q->name);
+			snprintf(err.msg, sizeof(err.msg), "%s", "unexpected reply format");
+	}
+	if (r < 0) {
+		/* GetAll fails as a whole when any property does (e.g. one whose
+		 * default raises, or a policy allowing only Get): ask for ours one
+		 * by one; their errors are the ones that matter */
+		if (qvm_verbose)
+			fprintf(stderr, "qvm-ephemeral: %s: admin.vm.property.GetAll: %s; asking property by property\n",
+				q->name, err.msg);
+		struct qprop *slots[] = { &q->kernel, &q->kernelopts, &q->virt_mode, &q->template,
+					  &q->template_for_dispvms, &q->auto_cleanup };
+		for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+			memset(slots[i], 0, sizeof(*slots[i]));
+		r = load_props_one_by_one(q);
 	}
 	if (r == 0)
 		q->props_loaded = true;
