@@ -182,6 +182,10 @@ inject "admin.vm.List dom0 events"
 check "events to a plain call" 1 "qubesd sent events to a plain call" -- "$QVM" status
 inject "admin.vm.property.GetAll work error PermissionDenied"
 check "GetAll not allowed: falls back to Get" 0 "^ephemeral$" -- verdict work
+inject "admin.vm.property.GetAll work error QubesException default of another property failed"
+check "GetAll server error: falls back to Get" 0 "^ephemeral$" -- verdict work
+inject "admin.vm.property.GetAll work content kernel what"
+check "GetAll unreadable reply: falls back to Get" 0 "^ephemeral$" -- verdict work
 inject "admin.vm.volume.Info work error QubesException disk gone"
 check "volume Info error" 1 "work: admin.vm.volume.Info\+root: QubesException: disk gone" -- "$QVM" status work
 inject "admin.vm.feature.Get work error PermissionDenied denied by policy"
