@@ -195,6 +195,12 @@ struct entry {
 };
 
 /* Non-hidden folders of KERNELS_DIR, sorted. */
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	return strcmp(x->name, y->name);
+}
+
 static int list_dirs(struct kctx *c, struct entry **out, size_t *n)
 {
 	int fd = dup(c->dirfd);
@@ -226,7 +232,7 @@ static int list_dirs(struct kctx *c, struct entry **out, size_t *n)
 		snprintf((*out)[(*n)++].name, KNAME_MAX, "%s", e->d_name);
 	}
 	closedir(d);
-	qsort(*out, *n, sizeof(**out), (int (*)(const void *, const void *))strcmp);
+	qsort(*out, *n, sizeof(**out), cmp_entry);
 	return 0;
 }
 
