@@ -75,7 +75,7 @@ static void print_refused(const struct targets *t)
 
 static void usage_enable(FILE *f)
 {
-	fprintf(f, "usage: qvm-ephemeral enable [--dom0-crypt] [--all-disposables] [--exclude VM]... [VM...]\n"
+	fprintf(f, "usage: qvm-ephemeral enable [--dom0-crypt] [--all-disposables] [--exclude VM]... [--force] [VM...]\n"
 		   "\n"
 		   "Makes each qube fully ephemeral: root and private read-only in dom0, kernel = the\n"
 		   "ephemeral variant of its kernel, kernelopts += " KOPTS_FLAG ". The previous settings are\n"
@@ -86,6 +86,9 @@ static void usage_enable(FILE *f)
 		   "  --all-disposables   every disposable template and named disposable, now and (with\n"
 		   "                      `qvm-ephemeral watch`) those made later\n"
 		   "  --exclude VM        leave VM out (repeatable)\n"
+		   "  --force             also a StandaloneVM: dom0 tells its agent it is persistent\n"
+		   "                      (/qubes-vm-persistence = full), so updates installed in it\n"
+		   "                      vanish at shutdown while it reports them installed\n"
 		   "\nexit codes: 0 all done, 1 something refused or failed (printed), 2 usage\n");
 }
 
@@ -135,41 +138,83 @@ static int add_disposables_of_templates(struct targets *t, struct qube_list *l)
 	return 0;
 }
 
-int cmd_enable(int argc, char **argv)
-{
-	bool dom0_crypt = false, all = false;
-	char *ex[256];
-	size_t nex = 0;
-	char *names[1024];
-	size_t nnames = 0;
-	int exit_now = -1;
+static int enable_targets(char **names, size_t nnames, char **ex, size_t nex, const struct policy *policy,
+			  bool dom0_crypt, bool force);
 
+/* Parses enable's command line; EXIT_OK to go on, else the exit code.
+ * names and ex have room for argc entries each. */
+static int parse_enable_args(int argc, char **argv, bool *dom0_crypt, bool *all, bool *force, char **names,
+			     size_t *nnames, char **ex, size_t *nex, struct policy *p)
+{
+	int exit_now = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (qvm_common_opt(a, usage_enable, &exit_now)) {
 			if (exit_now >= 0)
 				return exit_now;
 		} else if (!strcmp(a, "--dom0-crypt"))
-			dom0_crypt = true;
+			*dom0_crypt = true;
 		else if (!strcmp(a, "--all-disposables"))
-			all = true;
+			*all = true;
+		else if (!strcmp(a, "--force"))
+			*force = true;
 		else if (!strcmp(a, "--exclude") || !strncmp(a, "--exclude=", 10)) {
-			const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
-			if (!v || !*v || nex == sizeof(ex) / sizeof(ex[0])) {
+			char *v = a[9] == '=' ? argv[i] + 10 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!v || !*v) {
 				fprintf(stderr, "qvm-ephemeral enable: --exclude needs a qube name\n");
 				return EXIT_USAGE;
 			}
-			ex[nex++] = (char *)v;
+			int r = policy_add_exclude(p, v);
+			if (r == -EINVAL) {
+				fprintf(stderr, "qvm-ephemeral enable: --exclude %s: not a qube name (comma or space)\n", v);
+				return EXIT_USAGE;
+			}
+			if (r == -ENOSPC) {
+				fprintf(stderr, "qvm-ephemeral enable: the --exclude list is longer than the policy can hold "
+					"(%zu characters); nothing changed. Exclude fewer qubes, or enable the disposables "
+					"by name instead of --all-disposables\n", sizeof(p->exclude) - 1);
+				return EXIT_USAGE;
+			}
+			ex[(*nex)++] = v;
 		} else if (a[0] == '-') {
 			fprintf(stderr, "qvm-ephemeral enable: unknown option %s; see --help\n", a);
 			return EXIT_USAGE;
-		} else if (nnames < sizeof(names) / sizeof(names[0]))
-			names[nnames++] = argv[i];
+		} else
+			names[(*nnames)++] = argv[i];
 	}
-	if (!nnames && !all) {
+	if (!*nnames && !*all) {
 		usage_enable(stderr);
 		return EXIT_USAGE;
 	}
+	return EXIT_OK;
+}
+
+int cmd_enable(int argc, char **argv)
+{
+	bool dom0_crypt = false, all = false, force = false;
+	size_t nex = 0, nnames = 0;
+	struct policy p = { .on = true };
+	char **ex = calloc(argc, sizeof(char *)), **names = calloc(argc, sizeof(char *));
+	int rc;
+	if (!ex || !names) {
+		fprintf(stderr, "qvm-ephemeral: out of memory\n");
+		rc = EXIT_FAIL;
+	} else
+		rc = parse_enable_args(argc, argv, &dom0_crypt, &all, &force, names, &nnames, ex, &nex, &p);
+	if (rc == EXIT_OK) {
+		p.dom0_crypt = dom0_crypt;
+		rc = enable_targets(names, nnames, ex, nex, all ? &p : NULL, dom0_crypt, force);
+	}
+	free(ex);
+	free(names);
+	return rc;
+}
+
+/* enable of the parsed command line; policy NULL without --all-disposables */
+static int enable_targets(char **names, size_t nnames, char **ex, size_t nex, const struct policy *policy,
+			  bool dom0_crypt, bool force)
+{
+	bool all = policy != NULL;
 
 	struct qube_list l;
 	static struct targets t;
@@ -216,6 +261,12 @@ int cmd_enable(int argc, char **argv)
 			continue;
 		}
 		x->refused = qube_refusal(x->q, x->why, sizeof(x->why)) != 0;
+		if (!x->refused && !force && !x->q->has_record && !strcmp(x->q->klass, "StandaloneVM")) {
+			x->refused = true;
+			snprintf(x->why, sizeof(x->why), "StandaloneVM: dom0 tells its agent it keeps its root "
+				 "(/qubes-vm-persistence = full), so updates installed in it would vanish at shutdown "
+				 "while it reports them installed; --force enables it anyway");
+		}
 		if (!x->refused && x->q->has_record && x->q->record_bad) {
 			x->refused = true;
 			snprintf(x->why, sizeof(x->why), "record unreadable (%s); see disable --force", x->q->record_err);
@@ -225,14 +276,9 @@ int cmd_enable(int argc, char **argv)
 	}
 	print_refused(&t);
 	if (all) {
-		struct policy p = { .on = true, .dom0_crypt = dom0_crypt };
 		char text[PROP_MAX + 64];
-		size_t off = 0;
-		for (size_t i = 0; i < nex; i++)
-			off += snprintf(p.exclude + off, off < sizeof(p.exclude) ? sizeof(p.exclude) - off : 0, "%s%s",
-					i ? "," : "", ex[i]);
-		policy_format(&p, text, sizeof(text));
-		if (qubesd_call("admin.vm.feature.Set", "dom0", POLICY_FEATURE, text, NULL) < 0)
+		if (policy_format(policy, text, sizeof(text)) < 0 ||
+		    qubesd_call("admin.vm.feature.Set", "dom0", POLICY_FEATURE, text, NULL) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < t.n; i++) {
@@ -332,32 +378,45 @@ static int disable_one(struct qube *q, bool force)
 	return 0;
 }
 
+static int disable_targets(char **names, size_t nnames, bool force, bool all);
+
 int cmd_disable(int argc, char **argv)
 {
 	bool force = false, all = false;
-	char *names[1024];
 	size_t nnames = 0;
 	int exit_now = -1;
+	char **names = calloc(argc, sizeof(char *));
+	if (!names) {
+		fprintf(stderr, "qvm-ephemeral: out of memory\n");
+		return EXIT_FAIL;
+	}
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (qvm_common_opt(a, usage_disable, &exit_now)) {
 			if (exit_now >= 0)
-				return exit_now;
+				return free(names), exit_now;
 		} else if (!strcmp(a, "--force"))
 			force = true;
 		else if (!strcmp(a, "--all-disposables"))
 			all = true;
 		else if (a[0] == '-') {
 			fprintf(stderr, "qvm-ephemeral disable: unknown option %s; see --help\n", a);
-			return EXIT_USAGE;
-		} else if (nnames < sizeof(names) / sizeof(names[0]))
+			return free(names), EXIT_USAGE;
+		} else
 			names[nnames++] = argv[i];
 	}
 	if (!nnames && !all) {
 		usage_disable(stderr);
-		return EXIT_USAGE;
+		return free(names), EXIT_USAGE;
 	}
+	int rc = disable_targets(names, nnames, force, all);
+	free(names);
+	return rc;
+}
+
+static int disable_targets(char **names, size_t nnames, bool force, bool all)
+{
 	struct qube_list l;
 	static struct targets t;
 	int rc = EXIT_OK;

@@ -26,7 +26,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "kernel", cmd_kernel, "kernel add VER | sync | list: ephemeral kernel variants" },
-	{ "enable", cmd_enable, "enable [--dom0-crypt] [--all-disposables] [--exclude VM]... VM...: make qubes ephemeral" },
+	{ "enable", cmd_enable, "enable [--dom0-crypt] [--all-disposables] [--exclude VM]... [--force] VM...: make qubes ephemeral" },
 	{ "disable", cmd_disable, "disable [--force] VM...: restore exactly what enable changed" },
 	{ "status", cmd_status, "status [--format table|json] [VM...]: verdict per qube" },
 	{ "apply", cmd_apply, "apply: re-apply every recorded qube (fixes drift)" },

@@ -89,7 +89,9 @@ check "volatile untouched without --dom0-crypt" 0 "^ephemeral=False" -- q admin.
 check "HVM with a dom0 kernel is enabled" 0 "^sys-net .*hvm +ro +ro +plain +variant +yes +ephemeral$" -- "$QVM" status sys-net
 check "enable again keeps the first record" 0 "was already enabled" -- "$QVM" enable work
 check "... record unchanged" 0 "kernel=default:6.1.0 kernelopts=default:nopat" -- q admin.vm.feature.Get work qubes-ephemeral.saved
-check "kernel without a variant: clear error" 1 "5.15.0-ephemeral" -- "$QVM" enable legacy
+check "StandaloneVM refused without --force, says why" 1 "legacy: StandaloneVM: .*persistence = full.*updates installed in it would vanish.*--force" -- "$QVM" enable legacy
+check "... nothing saved" 1 "QubesFeatureNotFoundError" -- q admin.vm.feature.Get legacy qubes-ephemeral.saved
+check "kernel without a variant: clear error" 1 "5.15.0-ephemeral" -- "$QVM" enable --force legacy
 check "--dom0-crypt also sets volatile ephemeral" 0 "vault: ephemeral .*volatile ephemeral in dom0" -- "$QVM" enable --dom0-crypt vault
 check "... volatile ephemeral=True" 0 "^ephemeral=True" -- q admin.vm.volume.Info vault volatile
 check "... recorded" 0 "volatile.ephemeral=0 .*dom0-crypt=1" -- q admin.vm.feature.Get vault qubes-ephemeral.saved
@@ -105,6 +107,8 @@ check "preloaded disposables: says how they are refreshed" 0 "preload-dispvm-max
 q admin.vm.feature.Remove dvm preload-dispvm >/dev/null
 NEWDISP=$(q admin.vm.CreateDisposable dvm)
 check "a new disposable copies the settings" 0 "ephemeral$" -- verdict "$NEWDISP"
+check "... and the template's saved record (feature)" 0 "^v1 root.rw=1 " -- q admin.vm.feature.Get "$NEWDISP" qubes-ephemeral.saved
+check "... which the man page says" 0 "" -- grep -q "copies its$" doc/qvm-ephemeral.1
 q admin.vm.Start "$NEWDISP" >/dev/null; q admin.vm.Shutdown "$NEWDISP" >/dev/null
 
 echo "== status"
@@ -145,6 +149,9 @@ stop_fake; sleep 0.5; start_fake
 check "watch survives qubesd being away" 0 "" -- wait_verdict work ephemeral
 
 echo "== --all-disposables policy"
+check "an --exclude list longer than the policy holds is refused" 2 "longer than the policy can hold.*nothing changed" -- "$QVM" enable --all-disposables $(for i in $(seq 60); do printf -- '--exclude some-long-qube-name-%03d ' "$i"; done)
+check "... no policy stored (never a cut list)" 1 "QubesFeatureNotFoundError" -- q admin.vm.feature.Get dom0 qubes-ephemeral.all-disposables
+check "an --exclude name with a comma is refused" 2 "not a qube name" -- "$QVM" enable --all-disposables --exclude a,b
 check "enable --all-disposables --exclude named-busy" 0 "" -- "$QVM" enable --all-disposables --exclude named-busy
 check "policy stored on dom0" 0 "^dom0-crypt=0 exclude=named-busy$" -- q admin.vm.feature.Get dom0 qubes-ephemeral.all-disposables
 q admin.vm.Create.AppVM dom0 debian-12 "name=dvm2 label=red" >/dev/null
@@ -164,13 +171,13 @@ echo "     watch log:"; sed 's/^/     | /' "$T/watch.log"
 echo "== error replies from qubesd become one clear line"
 inject "admin.vm.volume.Set.rw legacy error QubesException injected failure"
 mkdir -p "$T/kernels/5.15.0-ephemeral"; : >"$T/kernels/5.15.0-ephemeral/vmlinuz"
-check "error reply names qube, call and message" 1 "^qvm-ephemeral: legacy: admin.vm.volume.Set.rw\+root: QubesException: injected failure$" -- "$QVM" enable legacy
+check "error reply names qube, call and message" 1 "^qvm-ephemeral: legacy: admin.vm.volume.Set.rw\+root: QubesException: injected failure$" -- "$QVM" enable --force legacy
 check "... the record was saved before, so disable restores" 0 "legacy: restored" -- "$QVM" disable legacy
 inject "admin.vm.feature.Set personal error ProtocolError feature refused"
 check "record cannot be saved: nothing changed" 1 "personal: admin.vm.feature.Set\+qubes-ephemeral.saved: ProtocolError: feature refused" -- "$QVM" enable --dom0-crypt personal
 check "... volatile not touched" 0 "^ephemeral=False" -- q admin.vm.volume.Info personal volatile
 inject "admin.vm.property.Set legacy error QubesPropertyValueError kernel not installed"
-check "property Set refused" 1 "legacy: admin.vm.property.Set\+kernel: QubesPropertyValueError: kernel not installed" -- "$QVM" enable legacy
+check "property Set refused" 1 "legacy: admin.vm.property.Set\+kernel: QubesPropertyValueError: kernel not installed" -- "$QVM" enable --force legacy
 "$QVM" disable legacy >/dev/null 2>&1
 inject "admin.vm.List dom0 garbage"
 check "malformed reply" 1 "admin.vm.List: protocol: malformed reply" -- "$QVM" status
