@@ -20,8 +20,18 @@ int kernel_variant_ensure(const char *kernels_dir, const char *ver, char *varian
 
 const char *kernels_dir(void)
 {
+	static char dir[4096];
+	if (dir[0])
+		return dir;
 	const char *d = getenv("QUBES_VM_KERNELS_DIR");
-	return d && *d ? d : KERNELS_DIR_DEFAULT;
+	if (d && *d)
+		return d;
+	/* qubesd's linux-kernel pool says where the kernels are */
+	if (kernel_pool_dir(dir, sizeof(dir)) < 0) {
+		snprintf(dir, sizeof(dir), "%s", KERNELS_DIR_DEFAULT);
+		fprintf(stderr, "qvm-ephemeral: using the default kernel folder %s\n", dir);
+	}
+	return dir;
 }
 
 static bool has_class(const struct qube *q, const char *k)

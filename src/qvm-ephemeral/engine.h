@@ -10,7 +10,9 @@
 
 #define KERNELS_DIR_DEFAULT "/var/lib/qubes/vm-kernels"
 
-/* Kernel folder ($QUBES_VM_KERNELS_DIR for tests, else the Qubes default). */
+/* Kernel folder: the linux-kernel pool's dir_path from qubesd (asked once),
+ * or the Qubes default when qubesd cannot say (printed); in a TEST_HOOKS
+ * build $QUBES_VM_KERNELS_DIR first. */
 const char *kernels_dir(void);
 
 /* 0 when q can be made ephemeral; 1 with a reason when it cannot (class,

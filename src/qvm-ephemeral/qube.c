@@ -177,6 +177,22 @@ int parse_volume_info(const char *text, struct qvol *v)
 	return 0;
 }
 
+int parse_pool_dir(const char *info, char *dir, size_t n)
+{
+	for (const char *p = info; *p;) {
+		size_t len = strcspn(p, "\n");
+		if (len > 9 && !strncmp(p, "dir_path=", 9)) {
+			if (p[9] != '/' || len - 9 >= n)
+				return -EPROTO;
+			memcpy(dir, p + 9, len - 9);
+			dir[len - 9] = 0;
+			return 0;
+		}
+		p += len + (p[len] == '\n');
+	}
+	return -ENOENT;
+}
+
 /* --- calls --- */
 
 int qubes_list(struct qube_list *l)
@@ -352,6 +368,23 @@ bool qube_is_named_disposable(const struct qube *q)
 
 /* --- kernel pool --- */
 
+int kernel_pool_dir(char *dir, size_t n)
+{
+	struct qubesd_error err;
+	char *out;
+	int r = qubesd_call_err("admin.pool.Info", "dom0", KERNEL_POOL, NULL, &out, &err);
+	if (r < 0) {
+		fprintf(stderr, "qvm-ephemeral: dom0: admin.pool.Info+%s: %s: %s\n", KERNEL_POOL, err.type, err.msg);
+		return r;
+	}
+	r = parse_pool_dir(out, dir, n);
+	free(out);
+	if (r < 0)
+		fprintf(stderr, "qvm-ephemeral: dom0: admin.pool.Info+%s: %s\n", KERNEL_POOL,
+			r == -ENOENT ? "no dir_path in the reply (not a linux-kernel pool?)" : "unexpected dir_path");
+	return r;
+}
+
 static char *pool_list;
 static bool pool_failed;
 
@@ -368,7 +401,7 @@ bool kernel_pool_has(const char *name)
 	 * claimed missing */
 	if (pool_failed)
 		return true;
-	if (!pool_list && qubesd_call("admin.pool.volume.List", "dom0", "linux-kernel", NULL, &pool_list) < 0) {
+	if (!pool_list && qubesd_call("admin.pool.volume.List", "dom0", KERNEL_POOL, NULL, &pool_list) < 0) {
 		pool_failed = true;
 		return true;
 	}

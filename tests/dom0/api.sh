@@ -11,7 +11,9 @@ FAKE=$ROOT/tests/dom0/fake-qubesd
 
 T=$(mktemp -d /tmp/qvm-api.XXXXXX)
 export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock
-export QUBES_VM_KERNELS_DIR=$T/kernels FAKE_GUEST_DIR=$T/guest
+# the kernel folder is the fake's linux-kernel pool (admin.pool.Info dir_path)
+unset QUBES_VM_KERNELS_DIR
+export FAKE_GUEST_DIR=$T/guest
 # Debian's python3 directly (a version manager's shim costs ~0.4 s a call)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 mkdir -p "$T/py" && ln -s "$PY" "$T/py/python3"
@@ -61,6 +63,12 @@ done
 check "unknown option is a usage error" 2 "unknown option" -- "$QVM" enable --bogus work
 check "enable without qubes is a usage error" 2 "usage" -- "$QVM" enable
 check "status --format xml is a usage error" 2 "table or json" -- "$QVM" status --format xml
+
+echo "== the kernel folder is the linux-kernel pool's, asked from qubesd"
+check "kernel list reads the pool's folder" 0 "^6.1.0 +original" -- "$QVM" -v kernel list
+check "... through admin.pool.Info" 0 "call admin.pool.Info\+linux-kernel dom0" -- "$QVM" -v kernel list
+inject "admin.pool.Info dom0 error QubesException no such pool"
+check "qubesd cannot say: the Qubes default, said so" 1 "using the default kernel folder /var/lib/qubes/vm-kernels" -- "$QVM" kernel list
 
 echo "== status before: everything off"
 check "status lists every qube but dom0" 0 "^work +AppVM +Halted +pvh +rw +rw +plain +plain +no +off" -- "$QVM" status

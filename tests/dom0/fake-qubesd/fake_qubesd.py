@@ -303,6 +303,11 @@ def call(meth, arg, dest, payload):
         if arg != "default_kernel":
             raise QErr("QubesNoSuchPropertyError", "Invalid property {!r} of Qubes".format(arg))
         return "default=False type=str " + STATE["default_kernel"]
+    if meth == "admin.pool.Info":  # as core-admin's pool_info: sorted config, then size/usage
+        if arg != "linux-kernel":
+            raise QErr("PermissionDenied", "Argument not in 'pools'")
+        return "dir_path={}\ndriver=linux-kernel\nname=linux-kernel\n".format(
+            os.path.abspath(ARGS.get("kernels") or "/var/lib/qubes/vm-kernels"))
     if meth == "admin.pool.volume.List":
         if arg != "linux-kernel":
             raise QErr("QubesException", "No such pool: {!r}".format(arg))
