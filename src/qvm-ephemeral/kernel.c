@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fileio.h"
 #include "kernel.h"
 #include "log.h"
 #include "qube.h"
@@ -91,7 +92,7 @@ int kctx_load_init(struct kctx *c, bool quiet)
 
 	if (c->init)
 		return 0;
-	r = kio_read_at(AT_FDCWD, c->init_path, 64u << 20, &data, &len);
+	r = read_file_at(AT_FDCWD, c->init_path, 0, 64u << 20, &data, &len);
 	if (r == 0 && (len < 4 || memcmp(data, "\x7f" "ELF", 4))) {
 		free(data);
 		r = -ENOEXEC;

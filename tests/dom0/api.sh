@@ -218,6 +218,14 @@ check "... disable refuses without --force" 1 "named2: saved settings unreadable
 check "... disable --force resets" 0 "named2: ephemeral settings reset" -- "$QVM" disable --force named2
 check "... to plain settings" 0 "^off$" -- verdict named2
 
+echo "== SIGPIPE: a reader that is gone is an error to report, not a silent death"
+sigpipe_run() { python3 -c 'import os, subprocess, sys
+r, w = os.pipe(); os.close(r)
+p = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)
+print("rc=%d %s" % (p.returncode, p.stderr.decode().strip()))' "$@"; }
+check "status into a closed pipe: exit 1 and why" 0 "^rc=1 qvm-ephemeral: cannot write the output: Broken pipe$" -- sigpipe_run "$QVM" status work
+check "... through qrexec-client-vm too" 0 "^rc=1 qvm-ephemeral: cannot write the output: Broken pipe$" -- env QUBESD_SOCKET=$T/none bash -c "$(declare -f sigpipe_run); sigpipe_run '$QVM' status work"
+
 echo "== management qube: no socket, calls go through qrexec-client-vm"
 "$QVM" status >"$T/st-sock" 2>&1
 check "status through qrexec-client-vm is the same" 0 "" -- bash -c "QUBESD_SOCKET=$T/none '$QVM' status 2>&1 | diff - '$T/st-sock'"
