@@ -260,7 +260,9 @@ static int enable_targets(char **names, size_t nnames, char **ex, size_t nex, co
 			skipped_running++;
 			continue;
 		}
-		x->refused = qube_refusal(x->q, x->why, sizeof(x->why)) != 0;
+		x->refused = qube_refusal(x->q, x->why, sizeof(x->why)) != 0 ||
+			     ephemeral_refusal(x->q, dom0_crypt || (x->q->has_record && x->q->rec.dom0_crypt), x->why,
+					       sizeof(x->why)) != 0;
 		if (!x->refused && !force && !x->q->has_record && !strcmp(x->q->klass, "StandaloneVM")) {
 			x->refused = true;
 			snprintf(x->why, sizeof(x->why), "StandaloneVM: dom0 tells its agent it keeps its root "
@@ -324,58 +326,89 @@ static void usage_disable(FILE *f)
 		   "\nexit codes: 0 all done, 1 something refused or failed (printed), 2 usage\n");
 }
 
-static int restore_prop(struct qube *q, const char *prop, const struct qprop *cur, const struct saved_prop *s)
+static int restore_prop(struct qube *q, struct undo *u, const char *prop, const struct qprop *cur,
+			const struct saved_prop *s)
 {
 	if (s->was_default)
-		return cur->is_default ? 0 : qubesd_call("admin.vm.property.Reset", q->name, prop, NULL, NULL);
+		return cur->is_default ? 0 : reset_prop(q, u, prop);
 	if (!cur->is_default && !strcmp(cur->value, s->value))
 		return 0;
-	return qubesd_call("admin.vm.property.Set", q->name, prop, s->value, NULL);
+	return write_prop(q, u, prop, s->value);
 }
 
-static int restore_vol(struct qube *q, const char *vol, const char *what, bool cur, int want)
+static int restore_vol(struct qube *q, struct undo *u, const char *vol, const char *what, bool cur, int want)
 {
-	char method[64];
 	if (want < 0 || cur == (bool)want)
 		return 0;
-	snprintf(method, sizeof(method), "admin.vm.volume.Set.%s", what);
-	return qubesd_call(method, q->name, vol, want ? "True" : "False", NULL);
+	return write_vol(q, u, vol, what, want);
 }
 
-static int disable_one(struct qube *q, bool force)
+/* What qubesd would refuse of the restore, before the first write. */
+static int disable_refusal(struct qube *q, bool exact, char *why, size_t n)
+{
+	char base[PROP_MAX];
+	const char *kernel = NULL;
+	if (exact && !q->rec.kernel.was_default)
+		kernel = q->rec.kernel.value;
+	else if (!exact && kernel_is_variant(q->kernel.value)) {
+		snprintf(base, sizeof(base), "%.*s", (int)(strlen(q->kernel.value) - strlen(VARIANT_SUFFIX)), q->kernel.value);
+		kernel = base;
+	}
+	if (kernel && kernel[0] && strcmp(kernel, q->kernel.value) && !kernel_pool_has(kernel))
+		return snprintf(why, n, "the kernel to restore, %.64s, is not installed (not in the linux-kernel pool); "
+				"install it, or set another kernel with qvm-prefs first", kernel), 1;
+	if (exact && strlen(q->rec.kernelopts.value) > KOPTS_MAX)
+		return snprintf(why, n, "the saved kernelopts are over %d characters; qubesd would refuse them", KOPTS_MAX), 1;
+	return 0;
+}
+
+static int disable_writes(struct qube *q, struct undo *u, bool force)
 {
 	int r;
 	if (q->has_record && !q->record_bad) {
 		const struct record *s = &q->rec;
-		if ((r = restore_vol(q, "root", "rw", q->root.rw, s->root_rw)) < 0 ||
-		    (r = restore_vol(q, "private", "rw", q->private.rw, s->private_rw)) < 0 ||
-		    (r = restore_vol(q, "volatile", "ephemeral", q->volatile_.ephemeral, s->volatile_ephemeral)) < 0 ||
-		    (r = restore_prop(q, "kernel", &q->kernel, &s->kernel)) < 0 ||
-		    (r = restore_prop(q, "kernelopts", &q->kernelopts, &s->kernelopts)) < 0)
+		if ((r = restore_vol(q, u, "root", "rw", q->root.rw, s->root_rw)) < 0 ||
+		    (r = restore_vol(q, u, "private", "rw", q->private.rw, s->private_rw)) < 0 ||
+		    (r = restore_vol(q, u, "volatile", "ephemeral", q->volatile_.ephemeral, s->volatile_ephemeral)) < 0 ||
+		    (r = restore_prop(q, u, "kernel", &q->kernel, &s->kernel)) < 0 ||
+		    (r = restore_prop(q, u, "kernelopts", &q->kernelopts, &s->kernelopts)) < 0)
 			return r;
 	} else if (force) {
 		char opts[PROP_MAX];
-		if ((r = restore_vol(q, "root", "rw", q->root.rw, 1)) < 0 ||
-		    (r = restore_vol(q, "private", "rw", q->private.rw, 1)) < 0)
+		if ((r = restore_vol(q, u, "root", "rw", q->root.rw, 1)) < 0 ||
+		    (r = restore_vol(q, u, "private", "rw", q->private.rw, 1)) < 0)
 			return r;
 		if (kernel_is_variant(q->kernel.value)) {
 			char base[PROP_MAX];
 			snprintf(base, sizeof(base), "%.*s", (int)(strlen(q->kernel.value) - strlen(VARIANT_SUFFIX)),
 				 q->kernel.value);
-			if ((r = qubesd_call("admin.vm.property.Set", q->name, "kernel", base, NULL)) < 0)
+			if ((r = write_prop(q, u, "kernel", base)) < 0)
 				return r;
 		}
 		if (kopts_has_flag(q->kernelopts.value)) {
 			kopts_remove_flag(q->kernelopts.value, opts, sizeof(opts));
-			r = opts[0] ? qubesd_call("admin.vm.property.Set", q->name, "kernelopts", opts, NULL)
-				    : qubesd_call("admin.vm.property.Reset", q->name, "kernelopts", NULL, NULL);
-			if (r < 0)
+			if ((r = opts[0] ? write_prop(q, u, "kernelopts", opts) : reset_prop(q, u, "kernelopts")) < 0)
 				return r;
 		}
 	}
 	if (q->has_record)
-		return qubesd_call("admin.vm.feature.Remove", q->name, RECORD_FEATURE, NULL, NULL);
+		return remove_feature(q, u, RECORD_FEATURE, q->record_text);
 	return 0;
+}
+
+/* disable of one checked qube, all or nothing */
+static int disable_one(struct qube *q, bool force)
+{
+	struct undo u = { .n = 0 };
+	char why[320];
+	if (disable_refusal(q, q->has_record && !q->record_bad, why, sizeof(why))) {
+		fprintf(stderr, "qvm-ephemeral: %s: %s\n", q->name, why);
+		return -EINVAL;
+	}
+	int r = disable_writes(q, &u, force);
+	if (r < 0)
+		undo_run(q, &u);
+	return r;
 }
 
 static int disable_targets(char **names, size_t nnames, bool force, bool all);

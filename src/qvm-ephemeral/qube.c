@@ -336,6 +336,7 @@ int qube_load_record(struct qube *q)
 		return r;
 	}
 	q->has_record = true;
+	snprintf(q->record_text, sizeof(q->record_text), "%s", out);
 	q->record_bad = record_parse(out, &q->rec, q->record_err, sizeof(q->record_err)) < 0;
 	free(out);
 	q->record_loaded = true;

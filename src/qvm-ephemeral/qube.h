@@ -28,6 +28,7 @@ struct qube {
 	bool has_record;       /* the record feature is set ... */
 	bool record_bad;       /* ... but could not be read (record_err says why) */
 	char record_err[160];
+	char record_text[4 * PROP_MAX]; /* the feature's value as read */
 	struct record rec;
 };
 

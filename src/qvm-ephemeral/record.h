@@ -21,6 +21,7 @@
  * when qubesd deletes it (qvm-ephemeral traces --auto-scrub on|off) */
 #define SCRUB_FEATURE "qubes-ephemeral.scrub-traces"
 #define KOPTS_FLAG "qubes.ephemeral=1"
+#define KOPTS_MAX 512   /* qubesd refuses longer kernelopts */
 #define VARIANT_SUFFIX "-ephemeral"
 #define PROP_MAX 1024
 

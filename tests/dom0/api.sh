@@ -180,7 +180,8 @@ echo "== error replies from qubesd become one clear line"
 inject "admin.vm.volume.Set.rw legacy error QubesException injected failure"
 mkdir -p "$T/kernels/5.15.0-ephemeral"; : >"$T/kernels/5.15.0-ephemeral/vmlinuz"
 check "error reply names qube, call and message" 1 "^qvm-ephemeral: legacy: admin.vm.volume.Set.rw\+root: QubesException: injected failure$" -- "$QVM" enable --force legacy
-check "... the record was saved before, so disable restores" 0 "legacy: restored" -- "$QVM" disable legacy
+check "... and the changes of the run are undone, said in one line" 1 "legacy: nothing changed: the changes of this run were undone, the qube is as before" -- bash -c "'$FAKE/qcall.py' test.Fail dom0 '' 'admin.vm.volume.Set.rw legacy error QubesException injected failure'; '$QVM' enable --force legacy"
+check "... no record left" 1 "QubesFeatureNotFoundError" -- q admin.vm.feature.Get legacy qubes-ephemeral.saved
 inject "admin.vm.feature.Set personal error ProtocolError feature refused"
 check "record cannot be saved: nothing changed" 1 "personal: admin.vm.feature.Set\+qubes-ephemeral.saved: ProtocolError: feature refused" -- "$QVM" enable --dom0-crypt personal
 check "... volatile not touched" 0 "^ephemeral=False" -- q admin.vm.volume.Info personal volatile
