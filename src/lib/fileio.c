@@ -52,14 +52,11 @@ int pwrite_full(int fd, const void *buf, size_t len, off_t off)
 	return write_loop(fd, buf, len, off, 1);
 }
 
-int read_file_full(const char *path, size_t max, char **out, size_t *len)
+int read_fd_full(int fd, size_t max, char **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	struct stat st;
-	/* stat's size is a first guess only: /proc files say 0 */
-	size_t cap = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	/* stat's size is a first guess only: /proc files, pipes and sockets say 0 */
+	size_t cap = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
 	size_t used = 0;
 	char *buf = NULL;
 	int r = 0;
@@ -86,7 +83,6 @@ int read_file_full(const char *path, size_t max, char **out, size_t *len)
 		}
 		cap *= 2;
 	}
-	close(fd);
 	if (r < 0) {
 		free(buf);
 		return r;
@@ -95,6 +91,28 @@ int read_file_full(const char *path, size_t max, char **out, size_t *len)
 	*out = buf;
 	*len = used;
 	return 0;
+}
+
+int read_file_full(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = read_fd_full(fd, max, out, len);
+	close(fd);
+	return r;
+}
+
+int read_file_at(int dirfd, const char *path, int oflags, size_t max, char **out, size_t *len)
+{
+	/* O_NONBLOCK: a FIFO put where a file was expected must not hang us */
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | oflags);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : read_fd_full(fd, max, out, len);
+	close(fd);
+	return r;
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)

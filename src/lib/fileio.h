@@ -16,6 +16,11 @@ int pwrite_full(int fd, const void *buf, size_t len, off_t off);
  * files whose size stat() does not know (/proc). At most max bytes: a larger
  * file is -EFBIG. 0 and *out to be freed, or a negative errno. */
 int read_file_full(const char *path, size_t max, char **out, size_t *len);
+/* The same from an open fd (a pipe, a socket: to end of file). */
+int read_fd_full(int fd, size_t max, char **out, size_t *len);
+/* A regular file (else -EINVAL) at path under dirfd, opened with extra
+ * oflags (e.g. O_NOFOLLOW); otherwise as read_file_full. */
+int read_file_at(int dirfd, const char *path, int oflags, size_t max, char **out, size_t *len);
 
 /* Replaces path with exactly data, mode `mode` whatever the umask: written to
  * path.tmp, then renamed over path, so a reader never sees half a file. */

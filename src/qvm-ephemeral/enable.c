@@ -75,7 +75,7 @@ static void print_refused(const struct targets *t)
 
 static void usage_enable(FILE *f)
 {
-	fprintf(f, "usage: qvm-ephemeral enable [--dom0-crypt] [--all-disposables] [--exclude VM]... [VM...]\n"
+	fprintf(f, "usage: qvm-ephemeral enable [--dom0-crypt] [--all-disposables] [--exclude VM]... [--force] [VM...]\n"
 		   "\n"
 		   "Makes each qube fully ephemeral: root and private read-only in dom0, kernel = the\n"
 		   "ephemeral variant of its kernel, kernelopts += " KOPTS_FLAG ". The previous settings are\n"
@@ -86,6 +86,9 @@ static void usage_enable(FILE *f)
 		   "  --all-disposables   every disposable template and named disposable, now and (with\n"
 		   "                      `qvm-ephemeral watch`) those made later\n"
 		   "  --exclude VM        leave VM out (repeatable)\n"
+		   "  --force             also a StandaloneVM: dom0 tells its agent it is persistent\n"
+		   "                      (/qubes-vm-persistence = full), so updates installed in it\n"
+		   "                      vanish at shutdown while it reports them installed\n"
 		   "\nexit codes: 0 all done, 1 something refused or failed (printed), 2 usage\n");
 }
 
@@ -135,41 +138,83 @@ static int add_disposables_of_templates(struct targets *t, struct qube_list *l)
 	return 0;
 }
 
-int cmd_enable(int argc, char **argv)
-{
-	bool dom0_crypt = false, all = false;
-	char *ex[256];
-	size_t nex = 0;
-	char *names[1024];
-	size_t nnames = 0;
-	int exit_now = -1;
+static int enable_targets(char **names, size_t nnames, char **ex, size_t nex, const struct policy *policy,
+			  bool dom0_crypt, bool force);
 
+/* Parses enable's command line; EXIT_OK to go on, else the exit code.
+ * names and ex have room for argc entries each. */
+static int parse_enable_args(int argc, char **argv, bool *dom0_crypt, bool *all, bool *force, char **names,
+			     size_t *nnames, char **ex, size_t *nex, struct policy *p)
+{
+	int exit_now = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (qvm_common_opt(a, usage_enable, &exit_now)) {
 			if (exit_now >= 0)
 				return exit_now;
 		} else if (!strcmp(a, "--dom0-crypt"))
-			dom0_crypt = true;
+			*dom0_crypt = true;
 		else if (!strcmp(a, "--all-disposables"))
-			all = true;
+			*all = true;
+		else if (!strcmp(a, "--force"))
+			*force = true;
 		else if (!strcmp(a, "--exclude") || !strncmp(a, "--exclude=", 10)) {
-			const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
-			if (!v || !*v || nex == sizeof(ex) / sizeof(ex[0])) {
+			char *v = a[9] == '=' ? argv[i] + 10 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!v || !*v) {
 				fprintf(stderr, "qvm-ephemeral enable: --exclude needs a qube name\n");
 				return EXIT_USAGE;
 			}
-			ex[nex++] = (char *)v;
+			int r = policy_add_exclude(p, v);
+			if (r == -EINVAL) {
+				fprintf(stderr, "qvm-ephemeral enable: --exclude %s: not a qube name (comma or space)\n", v);
+				return EXIT_USAGE;
+			}
+			if (r == -ENOSPC) {
+				fprintf(stderr, "qvm-ephemeral enable: the --exclude list is longer than the policy can hold "
+					"(%zu characters); nothing changed. Exclude fewer qubes, or enable the disposables "
+					"by name instead of --all-disposables\n", sizeof(p->exclude) - 1);
+				return EXIT_USAGE;
+			}
+			ex[(*nex)++] = v;
 		} else if (a[0] == '-') {
 			fprintf(stderr, "qvm-ephemeral enable: unknown option %s; see --help\n", a);
 			return EXIT_USAGE;
-		} else if (nnames < sizeof(names) / sizeof(names[0]))
-			names[nnames++] = argv[i];
+		} else
+			names[(*nnames)++] = argv[i];
 	}
-	if (!nnames && !all) {
+	if (!*nnames && !*all) {
 		usage_enable(stderr);
 		return EXIT_USAGE;
 	}
+	return EXIT_OK;
+}
+
+int cmd_enable(int argc, char **argv)
+{
+	bool dom0_crypt = false, all = false, force = false;
+	size_t nex = 0, nnames = 0;
+	struct policy p = { .on = true };
+	char **ex = calloc(argc, sizeof(char *)), **names = calloc(argc, sizeof(char *));
+	int rc;
+	if (!ex || !names) {
+		fprintf(stderr, "qvm-ephemeral: out of memory\n");
+		rc = EXIT_FAIL;
+	} else
+		rc = parse_enable_args(argc, argv, &dom0_crypt, &all, &force, names, &nnames, ex, &nex, &p);
+	if (rc == EXIT_OK) {
+		p.dom0_crypt = dom0_crypt;
+		rc = enable_targets(names, nnames, ex, nex, all ? &p : NULL, dom0_crypt, force);
+	}
+	free(ex);
+	free(names);
+	return rc;
+}
+
+/* enable of the parsed command line; policy NULL without --all-disposables */
+static int enable_targets(char **names, size_t nnames, char **ex, size_t nex, const struct policy *policy,
+			  bool dom0_crypt, bool force)
+{
+	bool all = policy != NULL;
 
 	struct qube_list l;
 	static struct targets t;
@@ -215,7 +260,15 @@ int cmd_enable(int argc, char **argv)
 			skipped_running++;
 			continue;
 		}
-		x->refused = qube_refusal(x->q, x->why, sizeof(x->why)) != 0;
+		x->refused = qube_refusal(x->q, x->why, sizeof(x->why)) != 0 ||
+			     ephemeral_refusal(x->q, dom0_crypt || (x->q->has_record && x->q->rec.dom0_crypt), x->why,
+					       sizeof(x->why)) != 0;
+		if (!x->refused && !force && !x->q->has_record && !strcmp(x->q->klass, "StandaloneVM")) {
+			x->refused = true;
+			snprintf(x->why, sizeof(x->why), "StandaloneVM: dom0 tells its agent it keeps its root "
+				 "(/qubes-vm-persistence = full), so updates installed in it would vanish at shutdown "
+				 "while it reports them installed; --force enables it anyway");
+		}
 		if (!x->refused && x->q->has_record && x->q->record_bad) {
 			x->refused = true;
 			snprintf(x->why, sizeof(x->why), "record unreadable (%s); see disable --force", x->q->record_err);
@@ -225,14 +278,9 @@ int cmd_enable(int argc, char **argv)
 	}
 	print_refused(&t);
 	if (all) {
-		struct policy p = { .on = true, .dom0_crypt = dom0_crypt };
 		char text[PROP_MAX + 64];
-		size_t off = 0;
-		for (size_t i = 0; i < nex; i++)
-			off += snprintf(p.exclude + off, off < sizeof(p.exclude) ? sizeof(p.exclude) - off : 0, "%s%s",
-					i ? "," : "", ex[i]);
-		policy_format(&p, text, sizeof(text));
-		if (qubesd_call("admin.vm.feature.Set", "dom0", POLICY_FEATURE, text, NULL) < 0)
+		if (policy_format(policy, text, sizeof(text)) < 0 ||
+		    qubesd_call("admin.vm.feature.Set", "dom0", POLICY_FEATURE, text, NULL) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < t.n; i++) {
@@ -278,86 +326,130 @@ static void usage_disable(FILE *f)
 		   "\nexit codes: 0 all done, 1 something refused or failed (printed), 2 usage\n");
 }
 
-static int restore_prop(struct qube *q, const char *prop, const struct qprop *cur, const struct saved_prop *s)
+static int restore_prop(struct qube *q, struct undo *u, const char *prop, const struct qprop *cur,
+			const struct saved_prop *s)
 {
 	if (s->was_default)
-		return cur->is_default ? 0 : qubesd_call("admin.vm.property.Reset", q->name, prop, NULL, NULL);
+		return cur->is_default ? 0 : reset_prop(q, u, prop);
 	if (!cur->is_default && !strcmp(cur->value, s->value))
 		return 0;
-	return qubesd_call("admin.vm.property.Set", q->name, prop, s->value, NULL);
+	return write_prop(q, u, prop, s->value);
 }
 
-static int restore_vol(struct qube *q, const char *vol, const char *what, bool cur, int want)
+static int restore_vol(struct qube *q, struct undo *u, const char *vol, const char *what, bool cur, int want)
 {
-	char method[64];
 	if (want < 0 || cur == (bool)want)
 		return 0;
-	snprintf(method, sizeof(method), "admin.vm.volume.Set.%s", what);
-	return qubesd_call(method, q->name, vol, want ? "True" : "False", NULL);
+	return write_vol(q, u, vol, what, want);
 }
 
-static int disable_one(struct qube *q, bool force)
+/* What qubesd would refuse of the restore, before the first write. */
+static int disable_refusal(struct qube *q, bool exact, char *why, size_t n)
+{
+	char base[PROP_MAX];
+	const char *kernel = NULL;
+	if (exact && !q->rec.kernel.was_default)
+		kernel = q->rec.kernel.value;
+	else if (!exact && kernel_is_variant(q->kernel.value)) {
+		snprintf(base, sizeof(base), "%.*s", (int)(strlen(q->kernel.value) - strlen(VARIANT_SUFFIX)), q->kernel.value);
+		kernel = base;
+	}
+	if (kernel && kernel[0] && strcmp(kernel, q->kernel.value) && !kernel_pool_has(kernel))
+		return snprintf(why, n, "the kernel to restore, %.64s, is not installed (not in the linux-kernel pool); "
+				"install it, or set another kernel with qvm-prefs first", kernel), 1;
+	if (exact && strlen(q->rec.kernelopts.value) > KOPTS_MAX)
+		return snprintf(why, n, "the saved kernelopts are over %d characters; qubesd would refuse them", KOPTS_MAX), 1;
+	return 0;
+}
+
+static int disable_writes(struct qube *q, struct undo *u, bool force)
 {
 	int r;
 	if (q->has_record && !q->record_bad) {
 		const struct record *s = &q->rec;
-		if ((r = restore_vol(q, "root", "rw", q->root.rw, s->root_rw)) < 0 ||
-		    (r = restore_vol(q, "private", "rw", q->private.rw, s->private_rw)) < 0 ||
-		    (r = restore_vol(q, "volatile", "ephemeral", q->volatile_.ephemeral, s->volatile_ephemeral)) < 0 ||
-		    (r = restore_prop(q, "kernel", &q->kernel, &s->kernel)) < 0 ||
-		    (r = restore_prop(q, "kernelopts", &q->kernelopts, &s->kernelopts)) < 0)
+		if ((r = restore_vol(q, u, "root", "rw", q->root.rw, s->root_rw)) < 0 ||
+		    (r = restore_vol(q, u, "private", "rw", q->private.rw, s->private_rw)) < 0 ||
+		    (r = restore_vol(q, u, "volatile", "ephemeral", q->volatile_.ephemeral, s->volatile_ephemeral)) < 0 ||
+		    (r = restore_prop(q, u, "kernel", &q->kernel, &s->kernel)) < 0 ||
+		    (r = restore_prop(q, u, "kernelopts", &q->kernelopts, &s->kernelopts)) < 0)
 			return r;
 	} else if (force) {
 		char opts[PROP_MAX];
-		if ((r = restore_vol(q, "root", "rw", q->root.rw, 1)) < 0 ||
-		    (r = restore_vol(q, "private", "rw", q->private.rw, 1)) < 0)
+		if ((r = restore_vol(q, u, "root", "rw", q->root.rw, 1)) < 0 ||
+		    (r = restore_vol(q, u, "private", "rw", q->private.rw, 1)) < 0)
 			return r;
 		if (kernel_is_variant(q->kernel.value)) {
 			char base[PROP_MAX];
 			snprintf(base, sizeof(base), "%.*s", (int)(strlen(q->kernel.value) - strlen(VARIANT_SUFFIX)),
 				 q->kernel.value);
-			if ((r = qubesd_call("admin.vm.property.Set", q->name, "kernel", base, NULL)) < 0)
+			if ((r = write_prop(q, u, "kernel", base)) < 0)
 				return r;
 		}
 		if (kopts_has_flag(q->kernelopts.value)) {
 			kopts_remove_flag(q->kernelopts.value, opts, sizeof(opts));
-			r = opts[0] ? qubesd_call("admin.vm.property.Set", q->name, "kernelopts", opts, NULL)
-				    : qubesd_call("admin.vm.property.Reset", q->name, "kernelopts", NULL, NULL);
-			if (r < 0)
+			if ((r = opts[0] ? write_prop(q, u, "kernelopts", opts) : reset_prop(q, u, "kernelopts")) < 0)
 				return r;
 		}
 	}
 	if (q->has_record)
-		return qubesd_call("admin.vm.feature.Remove", q->name, RECORD_FEATURE, NULL, NULL);
+		return remove_feature(q, u, RECORD_FEATURE, q->record_text);
 	return 0;
 }
+
+/* disable of one checked qube, all or nothing */
+static int disable_one(struct qube *q, bool force)
+{
+	struct undo u = { .n = 0 };
+	char why[320];
+	if (disable_refusal(q, q->has_record && !q->record_bad, why, sizeof(why))) {
+		fprintf(stderr, "qvm-ephemeral: %s: %s\n", q->name, why);
+		return -EINVAL;
+	}
+	int r = disable_writes(q, &u, force);
+	if (r < 0)
+		undo_run(q, &u);
+	return r;
+}
+
+static int disable_targets(char **names, size_t nnames, bool force, bool all);
 
 int cmd_disable(int argc, char **argv)
 {
 	bool force = false, all = false;
-	char *names[1024];
 	size_t nnames = 0;
 	int exit_now = -1;
+	char **names = calloc(argc, sizeof(char *));
+	if (!names) {
+		fprintf(stderr, "qvm-ephemeral: out of memory\n");
+		return EXIT_FAIL;
+	}
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (qvm_common_opt(a, usage_disable, &exit_now)) {
 			if (exit_now >= 0)
-				return exit_now;
+				return free(names), exit_now;
 		} else if (!strcmp(a, "--force"))
 			force = true;
 		else if (!strcmp(a, "--all-disposables"))
 			all = true;
 		else if (a[0] == '-') {
 			fprintf(stderr, "qvm-ephemeral disable: unknown option %s; see --help\n", a);
-			return EXIT_USAGE;
-		} else if (nnames < sizeof(names) / sizeof(names[0]))
+			return free(names), EXIT_USAGE;
+		} else
 			names[nnames++] = argv[i];
 	}
 	if (!nnames && !all) {
 		usage_disable(stderr);
-		return EXIT_USAGE;
+		return free(names), EXIT_USAGE;
 	}
+	int rc = disable_targets(names, nnames, force, all);
+	free(names);
+	return rc;
+}
+
+static int disable_targets(char **names, size_t nnames, bool force, bool all)
+{
 	struct qube_list l;
 	static struct targets t;
 	int rc = EXIT_OK;

@@ -20,8 +20,18 @@ int kernel_variant_ensure(const char *kernels_dir, const char *ver, char *varian
 
 const char *kernels_dir(void)
 {
+	static char dir[4096];
+	if (dir[0])
+		return dir;
 	const char *d = getenv("QUBES_VM_KERNELS_DIR");
-	return d && *d ? d : KERNELS_DIR_DEFAULT;
+	if (d && *d)
+		return d;
+	/* qubesd's linux-kernel pool says where the kernels are */
+	if (kernel_pool_dir(dir, sizeof(dir)) < 0) {
+		snprintf(dir, sizeof(dir), "%s", KERNELS_DIR_DEFAULT);
+		fprintf(stderr, "qvm-ephemeral: using the default kernel folder %s\n", dir);
+	}
+	return dir;
 }
 
 static bool has_class(const struct qube *q, const char *k)
@@ -169,21 +179,107 @@ int variant_for(const struct qube *q, const struct record *rec, char *variant, s
 	return ensure_variant(base, variant, n);
 }
 
-static int set_vol(struct qube *q, const char *vol, const char *what, const char *val)
+/* --- all-or-nothing writes --- */
+
+static int push_undo(struct undo *u, const char *method, const char *arg, const char *payload)
+{
+	if (u->n == sizeof(u->v) / sizeof(u->v[0]))
+		return -ENOSPC;
+	struct undo_step *st = &u->v[u->n++];
+	snprintf(st->method, sizeof(st->method), "%s", method);
+	snprintf(st->arg, sizeof(st->arg), "%s", arg);
+	st->has_payload = payload != NULL;
+	snprintf(st->payload, sizeof(st->payload), "%s", payload ? payload : "");
+	return 0;
+}
+
+static int write_then_note(struct qube *q, struct undo *u, const char *method, const char *arg, const char *val,
+			   const char *undo_method, const char *undo_payload)
+{
+	int r = qubesd_call(method, q->name, arg, val, NULL);
+	if (r == 0 && push_undo(u, undo_method, arg, undo_payload) < 0) {
+		fprintf(stderr, "qvm-ephemeral: %s: too many changes to undo in one run\n", q->name);
+		return -ENOSPC;
+	}
+	return r;
+}
+
+int write_vol(struct qube *q, struct undo *u, const char *vol, const char *what, bool val)
 {
 	char method[64];
 	snprintf(method, sizeof(method), "admin.vm.volume.Set.%s", what);
-	return qubesd_call(method, q->name, vol, val, NULL);
+	return write_then_note(q, u, method, vol, val ? "True" : "False", method, val ? "False" : "True");
 }
 
-static int set_prop(struct qube *q, const char *prop, const char *val)
+static const struct qprop *prop_of(const struct qube *q, const char *prop)
 {
-	return qubesd_call("admin.vm.property.Set", q->name, prop, val, NULL);
+	return !strcmp(prop, "kernel") ? &q->kernel : !strcmp(prop, "kernelopts") ? &q->kernelopts : NULL;
 }
 
-int make_ephemeral(struct qube *q, const struct record *rec, int *changed)
+int write_prop(struct qube *q, struct undo *u, const char *prop, const char *val)
 {
-	char variant[PROP_MAX], opts[PROP_MAX];
+	const struct qprop *old = prop_of(q, prop);
+	return write_then_note(q, u, "admin.vm.property.Set", prop, val,
+			       old->is_default ? "admin.vm.property.Reset" : "admin.vm.property.Set",
+			       old->is_default ? NULL : old->value);
+}
+
+int reset_prop(struct qube *q, struct undo *u, const char *prop)
+{
+	const struct qprop *old = prop_of(q, prop);
+	return write_then_note(q, u, "admin.vm.property.Reset", prop, NULL, "admin.vm.property.Set", old->value);
+}
+
+int write_feature(struct qube *q, struct undo *u, const char *name, const char *val, const char *old)
+{
+	return write_then_note(q, u, "admin.vm.feature.Set", name, val,
+			       old ? "admin.vm.feature.Set" : "admin.vm.feature.Remove", old);
+}
+
+int remove_feature(struct qube *q, struct undo *u, const char *name, const char *old)
+{
+	return write_then_note(q, u, "admin.vm.feature.Remove", name, NULL, "admin.vm.feature.Set", old);
+}
+
+int undo_run(struct qube *q, struct undo *u)
+{
+	size_t n = u->n, failed = 0;
+	while (u->n > 0) {
+		const struct undo_step *st = &u->v[--u->n];
+		if (qubesd_call(st->method, q->name, st->arg, st->has_payload ? st->payload : NULL, NULL) < 0)
+			failed++;
+	}
+	if (failed) {
+		fprintf(stderr, "qvm-ephemeral: %s: %zu of the %zu change(s) of this run could not be undone (above); "
+			"`qvm-ephemeral disable --force %s` resets the ephemeral settings\n", q->name, failed, n, q->name);
+		return -EREMOTEIO;
+	}
+	fprintf(stderr, "qvm-ephemeral: %s: nothing changed: %s\n", q->name,
+		n ? "the changes of this run were undone, the qube is as before" : "no write had been made yet");
+	return 0;
+}
+
+int ephemeral_refusal(const struct qube *q, bool dom0_crypt, char *why, size_t n)
+{
+	char opts[PROP_MAX];
+	if (!q->root.present || !q->private.present || !q->volatile_.present)
+		return snprintf(why, n, "has no root, private or volatile volume"), 1;
+	if (!kopts_has_flag(q->kernelopts.value)) {
+		if (kopts_add_flag(q->kernelopts.value, opts, sizeof(opts)) < 0 || strlen(opts) > KOPTS_MAX)
+			return snprintf(why, n, "its kernelopts plus \" " KOPTS_FLAG "\" would be over %d characters, "
+				        "more than qubesd accepts (Kernelopts value too long (512 chars max)); "
+				        "shorten its kernelopts (qvm-prefs %s kernelopts)", KOPTS_MAX, q->name), 1;
+	}
+	if (dom0_crypt && !q->volatile_.ephemeral &&
+	    (q->volatile_.snap_on_start || q->volatile_.save_on_stop || !q->volatile_.rw))
+		return snprintf(why, n, "--dom0-crypt: its volatile volume cannot be ephemeral (snap_on_start, "
+				"save_on_stop or read-only)"), 1;
+	return 0;
+}
+
+int make_ephemeral(struct qube *q, const struct record *rec, int *changed, struct undo *u)
+{
+	char variant[PROP_MAX], opts[PROP_MAX], why[320];
 	int r;
 
 	*changed = 0;
@@ -192,35 +288,42 @@ int make_ephemeral(struct qube *q, const struct record *rec, int *changed)
 			"shut it down and run `qvm-ephemeral apply`\n", q->name, q->state);
 		return -EBUSY;
 	}
+	/* everything qubesd checks, before the first write */
+	if (ephemeral_refusal(q, rec && rec->dom0_crypt, why, sizeof(why))) {
+		fprintf(stderr, "qvm-ephemeral: %s: %s\n", q->name, why);
+		return -EINVAL;
+	}
 	if ((r = variant_for(q, rec, variant, sizeof(variant))) < 0)
 		return r;
+	if (strcmp(q->kernel.value, variant) && !kernel_pool_has(variant)) {
+		fprintf(stderr, "qvm-ephemeral: %s: kernel variant %s is not in dom0's linux-kernel pool\n", q->name, variant);
+		return -ENOENT;
+	}
+	if (!kopts_has_flag(q->kernelopts.value) && kopts_add_flag(q->kernelopts.value, opts, sizeof(opts)) < 0)
+		return -ENOSPC; /* ephemeral_refusal said so */
 	if (q->root.rw) {
-		if ((r = set_vol(q, "root", "rw", "False")) < 0)
+		if ((r = write_vol(q, u, "root", "rw", false)) < 0)
 			return r;
 		q->root.rw = false, ++*changed;
 	}
 	if (q->private.rw) {
-		if ((r = set_vol(q, "private", "rw", "False")) < 0)
+		if ((r = write_vol(q, u, "private", "rw", false)) < 0)
 			return r;
 		q->private.rw = false, ++*changed;
 	}
 	if (rec && rec->dom0_crypt && !q->volatile_.ephemeral) {
-		if ((r = set_vol(q, "volatile", "ephemeral", "True")) < 0)
+		if ((r = write_vol(q, u, "volatile", "ephemeral", true)) < 0)
 			return r;
 		q->volatile_.ephemeral = true, ++*changed;
 	}
 	if (strcmp(q->kernel.value, variant)) {
-		if ((r = set_prop(q, "kernel", variant)) < 0)
+		if ((r = write_prop(q, u, "kernel", variant)) < 0)
 			return r;
 		snprintf(q->kernel.value, sizeof(q->kernel.value), "%s", variant);
 		q->kernel.is_default = false, ++*changed;
 	}
 	if (!kopts_has_flag(q->kernelopts.value)) {
-		if (kopts_add_flag(q->kernelopts.value, opts, sizeof(opts)) < 0) {
-			fprintf(stderr, "qvm-ephemeral: %s: kernelopts too long\n", q->name);
-			return -ENOSPC;
-		}
-		if ((r = set_prop(q, "kernelopts", opts)) < 0)
+		if ((r = write_prop(q, u, "kernelopts", opts)) < 0)
 			return r;
 		snprintf(q->kernelopts.value, sizeof(q->kernelopts.value), "%s", opts);
 		q->kernelopts.is_default = false, ++*changed;
@@ -228,40 +331,56 @@ int make_ephemeral(struct qube *q, const struct record *rec, int *changed)
 	return 0;
 }
 
-static int save_record(struct qube *q)
+/* make_ephemeral, undone when any write is refused; q as before then */
+static int make_ephemeral_all(struct qube *q, const struct record *rec, int *changed, struct undo *u,
+			      const struct qube *before)
 {
-	char text[4 * PROP_MAX];
-	if (record_format(&q->rec, text, sizeof(text)) < 0) {
-		fprintf(stderr, "qvm-ephemeral: %s: settings too long to record\n", q->name);
-		return -ENOSPC;
-	}
-	return qubesd_call("admin.vm.feature.Set", q->name, RECORD_FEATURE, text, NULL);
+	int r = make_ephemeral(q, rec, changed, u);
+	if (r < 0 && undo_run(q, u) == 0)
+		*q = *before;
+	return r;
 }
 
 int enable_one(struct qube *q, bool dom0_crypt)
 {
 	int r, changed;
-	char variant[PROP_MAX];
+	char variant[PROP_MAX], text[4 * PROP_MAX], why[320];
+	struct undo u = { .n = 0 };
+	static struct qube before;
+
 	if (q->has_record && q->record_bad) {
 		fprintf(stderr, "qvm-ephemeral: %s: its record (feature %s) cannot be read: %s; "
 			"see `qvm-ephemeral disable --force`\n", q->name, RECORD_FEATURE, q->record_err);
 		return -EINVAL;
 	}
-	/* the variant must exist before anything is recorded or changed */
+	/* everything that can be checked, before the first write */
+	if (ephemeral_refusal(q, dom0_crypt || (q->has_record && q->rec.dom0_crypt), why, sizeof(why))) {
+		fprintf(stderr, "qvm-ephemeral: %s: %s\n", q->name, why);
+		return -EINVAL;
+	}
 	if ((r = variant_for(q, q->has_record ? &q->rec : NULL, variant, sizeof(variant))) < 0)
 		return r;
-	if (!q->has_record) {
-		record_from_qube(q, dom0_crypt, &q->rec);
-		if ((r = save_record(q)) < 0)
-			return r;
-		q->has_record = true;
-	} else if (dom0_crypt && !q->rec.dom0_crypt) {
-		q->rec.dom0_crypt = true;
-		q->rec.volatile_ephemeral = q->volatile_.ephemeral;
-		if ((r = save_record(q)) < 0)
-			return r;
+	before = *q;
+	struct record rec = q->rec;
+	if (!q->has_record)
+		record_from_qube(q, dom0_crypt, &rec);
+	else if (dom0_crypt && !q->rec.dom0_crypt) {
+		rec.dom0_crypt = true;
+		rec.volatile_ephemeral = q->volatile_.ephemeral;
 	}
-	return make_ephemeral(q, &q->rec, &changed);
+	if (!q->has_record || memcmp(&rec, &q->rec, sizeof(rec))) {
+		if (record_format(&rec, text, sizeof(text)) < 0) {
+			fprintf(stderr, "qvm-ephemeral: %s: settings too long to record\n", q->name);
+			return -ENOSPC;
+		}
+		if ((r = write_feature(q, &u, RECORD_FEATURE, text, q->has_record ? q->record_text : NULL)) < 0) {
+			undo_run(q, &u);
+			return r;
+		}
+		q->rec = rec;
+		q->has_record = true;
+	}
+	return make_ephemeral_all(q, &q->rec, &changed, &u, &before);
 }
 
 int policy_load(struct policy *p)
@@ -318,7 +437,10 @@ static int apply_q(struct qube *q, const struct policy *p)
 			       "or shut it down and run apply\n", q->name, why, q->state);
 			return 1;
 		}
-		if ((r = make_ephemeral(q, &q->rec, &changed)) < 0)
+		struct undo u = { .n = 0 };
+		static struct qube before;
+		before = *q;
+		if ((r = make_ephemeral_all(q, &q->rec, &changed, &u, &before)) < 0)
 			return r;
 		if (!qvm_quiet)
 			printf("%s: fixed (%s)\n", q->name, why);
@@ -332,7 +454,7 @@ static int apply_q(struct qube *q, const struct policy *p)
 		return 0;
 	if ((r = qube_load_vols(q)) < 0)
 		return r;
-	if (qube_refusal(q, why, sizeof(why))) {
+	if (qube_refusal(q, why, sizeof(why)) || ephemeral_refusal(q, p->dom0_crypt, why, sizeof(why))) {
 		printf("%s: not enabled by the --all-disposables policy: %s\n", q->name, why);
 		return 1;
 	}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fileio.h"
 #include "kernel.h"
 #include "log.h"
 #include "qube.h"
@@ -38,7 +39,8 @@ static void usage(FILE *f)
 		"       broken) and the version inside each variant's initramfs.\n"
 		"\n"
 		"options:\n"
-		"  --kernels-dir DIR   default $QUBES_VM_KERNELS_DIR, else " KERNELS_DIR_DEFAULT "\n"
+		"  --kernels-dir DIR   default: the linux-kernel pool's folder (asked from qubesd),\n"
+		"                      else " KERNELS_DIR_DEFAULT "\n"
 		"  --init-binary PATH  default $QVM_EPHEMERAL_INIT, else " KERNEL_INIT_DEFAULT "\n"
 		"  -v, -q, -h\n"
 		"\n"
@@ -90,7 +92,7 @@ int kctx_load_init(struct kctx *c, bool quiet)
 
 	if (c->init)
 		return 0;
-	r = kio_read_at(AT_FDCWD, c->init_path, 64u << 20, &data, &len);
+	r = read_file_at(AT_FDCWD, c->init_path, 0, 64u << 20, &data, &len);
 	if (r == 0 && (len < 4 || memcmp(data, "\x7f" "ELF", 4))) {
 		free(data);
 		r = -ENOEXEC;
@@ -195,6 +197,12 @@ struct entry {
 };
 
 /* Non-hidden folders of KERNELS_DIR, sorted. */
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	return strcmp(x->name, y->name);
+}
+
 static int list_dirs(struct kctx *c, struct entry **out, size_t *n)
 {
 	int fd = dup(c->dirfd);
@@ -226,7 +234,7 @@ static int list_dirs(struct kctx *c, struct entry **out, size_t *n)
 		snprintf((*out)[(*n)++].name, KNAME_MAX, "%s", e->d_name);
 	}
 	closedir(d);
-	qsort(*out, *n, sizeof(**out), (int (*)(const void *, const void *))strcmp);
+	qsort(*out, *n, sizeof(**out), cmp_entry);
 	return 0;
 }
 

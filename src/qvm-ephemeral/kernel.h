@@ -128,8 +128,6 @@ int kio_fsync_at(int dirfd, const char *name);
 int kio_write_all(int fd, const void *b, size_t n);
 /* rm -r name under dirfd (files and folders only, no symlink following). */
 int kio_rm_rf(int dirfd, const char *name);
-/* Reads a whole file (regular, at most max bytes). */
-int kio_read_at(int dirfd, const char *name, size_t max, char **data, size_t *len);
 /* Full path of a tool: $env_override if set, else PATH, /usr/sbin, /sbin. */
 int kio_find_tool(const char *name, const char *env_override, char *out, size_t n);
 /* Runs argv (argv[0] a full path) in cwd dirfd with stdin stdin_fd (-1:

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "kernel.h"
 #include "sha256.h"
 
@@ -147,7 +148,7 @@ int variant_check(const struct kctx *c, const char *variant, struct vcheck *v)
 
 	memset(v, 0, sizeof(*v));
 	snprintf(path, sizeof(path), "%s/%s", variant, KERNEL_MANIFEST);
-	r = kio_read_at(c->dirfd, path, 1 << 20, &text, &len);
+	r = read_file_at(c->dirfd, path, 0, 1 << 20, &text, &len);
 	if (r == -ENOENT)
 		return judge(v, VS_FOREIGN, "not made by qvm-ephemeral (no %s)", KERNEL_MANIFEST);
 	if (r < 0)

@@ -14,8 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "kernel.h"
 #include "sha256.h"
+#include "spawn.h"
 
 int kio_write_all(int fd, const void *b, size_t n)
 {
@@ -188,47 +190,6 @@ int kio_rm_rf(int parent, const char *name)
 	return r;
 }
 
-int kio_read_at(int dirfd, const char *name, size_t max, char **data, size_t *len)
-{
-	struct stat st;
-	int r = 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-
-	*data = NULL;
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-	} else if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-	} else if ((uint64_t)st.st_size > max) {
-		r = -EFBIG;
-	} else {
-		size_t n = (size_t)st.st_size, got = 0;
-		*data = malloc(n + 1);
-		if (!*data)
-			r = -ENOMEM;
-		while (r == 0 && got < n) {
-			ssize_t k = read(fd, *data + got, n - got);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0)
-				r = k < 0 ? -errno : -EIO;
-			else
-				got += (size_t)k;
-		}
-		if (r == 0) {
-			(*data)[n] = '\0';
-			*len = n;
-		} else {
-			free(*data);
-			*data = NULL;
-		}
-	}
-	close(fd);
-	return r;
-}
-
 int kio_find_tool(const char *name, const char *env_override, char *out, size_t n)
 {
 	const char *o = env_override ? getenv(env_override) : NULL;
@@ -247,69 +208,11 @@ int kio_find_tool(const char *name, const char *env_override, char *out, size_t 
 	return -ENOENT;
 }
 
-/* Reads what the child writes to fd until EOF (at most 64 KiB kept). */
-static char *slurp(int fd)
-{
-	size_t cap = 65536, len = 0;
-	char *b = malloc(cap + 1), tmp[4096];
-	for (;;) {
-		ssize_t k = read(fd, tmp, sizeof(tmp));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		size_t take = len + (size_t)k > cap ? cap - len : (size_t)k;
-		if (b && take)
-			memcpy(b + len, tmp, take), len += take;
-	}
-	if (b)
-		b[len] = '\0';
-	return b;
-}
-
-static pid_t spawn(int cwdfd, char *const argv[], int stdin_fd, int outfd)
-{
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid;
-	int in = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
-	if (in < 0 || dup2(in, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0 ||
-	    (cwdfd >= 0 && fchdir(cwdfd) < 0))
-		_exit(127);
-	signal(SIGPIPE, SIG_DFL);
-	setenv("LC_ALL", "C", 1);
-	execv(argv[0], argv);
-	_exit(127);
-}
-
 int kio_run(int cwdfd, char *const argv[], int stdin_fd, char **output)
 {
-	int p[2], status;
-
-	if (output)
-		*output = NULL;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid_t pid = spawn(cwdfd, argv, stdin_fd, p[1]);
-	close(p[1]);
-	if (pid < 0) {
-		close(p[0]);
-		return -errno;
-	}
-	char *out = slurp(p[0]);
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			free(out);
-			return -errno;
-		}
-	if (output)
-		*output = out;
-	else
-		free(out);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	struct spawn_opts o = { .in = stdin_fd >= 0 ? stdin_fd : SPAWN_NULL, .out = SPAWN_PIPE, .err = SPAWN_OUT,
+				.cwdfd = cwdfd, .c_locale = true };
+	return spawn_run(argv, &o, NULL, 65536, output);
 }
 
 int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n, size_t *got)
@@ -329,8 +232,6 @@ int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n
 	};
 	char path[4096];
 	char *argv[5];
-	int p[2], status;
-
 	*got = 0;
 	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
 		if (tools[i].comp != comp)
@@ -342,36 +243,17 @@ int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n
 		for (size_t k = 0; tools[i].args[k]; k++)
 			argv[a++] = (char *)tools[i].args[k];
 		argv[a] = NULL;
-		if (pipe2(p, O_CLOEXEC) < 0)
-			return -errno;
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		pid_t pid = fork();
-		if (pid == 0) {
-			if (dup2(fd, 0) < 0 || dup2(p[1], 1) < 0 || (null >= 0 && dup2(null, 2) < 0))
-				_exit(127);
-			signal(SIGPIPE, SIG_DFL);
-			execv(argv[0], argv);
-			_exit(127);
-		}
-		close(p[1]);
-		if (null >= 0)
-			close(null);
-		if (pid < 0) {
-			close(p[0]);
-			return -errno;
-		}
-		while (*got < n) {
-			ssize_t k = read(p[0], buf + *got, n - *got);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0)
-				break;
-			*got += (size_t)k;
-		}
-		close(p[0]);           /* the decompressor dies of SIGPIPE: we have enough */
-		kill(pid, SIGTERM);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+		struct spawn_opts o = { .in = fd, .out = SPAWN_PIPE, .err = SPAWN_NULL, .cwdfd = -1 };
+		struct child c;
+		int r = spawn_start(argv, &o, &c);
+		if (r < 0)
+			return r;
+		ssize_t k = read_full(c.out, buf, n);
+		*got = k > 0 ? (size_t)k : 0;
+		close(c.out);          /* the decompressor dies of SIGPIPE: we have enough */
+		c.out = -1;
+		kill(c.pid, SIGTERM);
+		spawn_wait(&c);
 		return 0;
 	}
 	return -ENOENT;

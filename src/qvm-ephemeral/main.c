@@ -2,11 +2,13 @@
  *
  * Exit codes: 0 success; 1 the command failed or refused something (the
  * reason is printed); 2 usage error. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
 #include "qvm.h"
+#include "spawn.h"
 
 int qvm_verbose, qvm_quiet;
 
@@ -26,7 +28,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "kernel", cmd_kernel, "kernel add VER | sync | list: ephemeral kernel variants" },
-	{ "enable", cmd_enable, "enable [--dom0-crypt] [--all-disposables] [--exclude VM]... VM...: make qubes ephemeral" },
+	{ "enable", cmd_enable, "enable [--dom0-crypt] [--all-disposables] [--exclude VM]... [--force] VM...: make qubes ephemeral" },
 	{ "disable", cmd_disable, "disable [--force] VM...: restore exactly what enable changed" },
 	{ "status", cmd_status, "status [--format table|json] [VM...]: verdict per qube" },
 	{ "apply", cmd_apply, "apply: re-apply every recorded qube (fixes drift)" },
@@ -43,11 +45,25 @@ static void usage(FILE *f)
 	fprintf(f, "\nexit codes: 0 success, 1 failed or refused (reason printed), 2 usage error\n");
 }
 
+/* Output that could not be written (a reader gone: EPIPE, a full disk) is
+ * a failure, said once on stderr. */
+static int output_done(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "qvm-ephemeral: cannot write the output: %s\n", strerror(errno));
+		return rc == EXIT_OK ? EXIT_FAIL : rc;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
 
 	log_prog = "qvm-ephemeral";
+	/* a peer that goes away (qubesd, a child, our reader) is an error to
+	 * report, never a silent death by SIGPIPE */
+	spawn_ignore_sigpipe();
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
 			qvm_verbose = 1;
@@ -72,7 +88,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "qvm-ephemeral: command %s is not built into this binary\n", argv[i]);
 			return EXIT_FAIL;
 		}
-		return commands[c].fn(argc - i, argv + i);
+		return output_done(commands[c].fn(argc - i, argv + i));
 	}
 	fprintf(stderr, "qvm-ephemeral: unknown command %s; see qvm-ephemeral --help\n", argv[i]);
 	return EXIT_USAGE;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "qubesd.h"
+#include "qvm.h"
 
 /* --- pure parsers --- */
 
@@ -176,6 +177,22 @@ int parse_volume_info(const char *text, struct qvol *v)
 	return 0;
 }
 
+int parse_pool_dir(const char *info, char *dir, size_t n)
+{
+	for (const char *p = info; *p;) {
+		size_t len = strcspn(p, "\n");
+		if (len > 9 && !strncmp(p, "dir_path=", 9)) {
+			if (p[9] != '/' || len - 9 >= n)
+				return -EPROTO;
+			memcpy(dir, p + 9, len - 9);
+			dir[len - 9] = 0;
+			return 0;
+		}
+		p += len + (p[len] == '\n');
+	}
+	return -ENOENT;
+}
+
 /* --- calls --- */
 
 int qubes_list(struct qube_list *l)
@@ -244,15 +261,24 @@ int qube_load_props(struct qube *q)
 	if (q->props_loaded)
 		return 0;
 	int r = qubesd_call_err("admin.vm.property.GetAll", q->name, NULL, NULL, &out, &err);
-	if (r == -EREMOTEIO && (!strcmp(err.type, "PermissionDenied") || !strcmp(err.type, "ProtocolError")))
-		r = load_props_one_by_one(q);
-	else if (r < 0)
-		fprintf(stderr, "qvm-ephemeral: %s: admin.vm.property.GetAll: %s: %s\n", q->name, err.type, err.msg);
-	else {
+	if (r == 0) {
 		r = parse_getall(out, q);
 		free(out);
 		if (r < 0)
-			fprintf(stderr, "qvm-ephemeral: %s: admin.vm.property.GetAll: unexpected reply format\n", q->name);
+			snprintf(err.msg, sizeof(err.msg), "%s", "unexpected reply format");
+	}
+	if (r < 0) {
+		/* GetAll fails as a whole when any property does (e.g. one whose
+		 * default raises, or a policy allowing only Get): ask for ours one
+		 * by one; their errors are the ones that matter */
+		if (qvm_verbose)
+			fprintf(stderr, "qvm-ephemeral: %s: admin.vm.property.GetAll: %s; asking property by property\n",
+				q->name, err.msg);
+		struct qprop *slots[] = { &q->kernel, &q->kernelopts, &q->virt_mode, &q->template,
+					  &q->template_for_dispvms, &q->auto_cleanup };
+		for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+			memset(slots[i], 0, sizeof(*slots[i]));
+		r = load_props_one_by_one(q);
 	}
 	if (r == 0)
 		q->props_loaded = true;
@@ -310,6 +336,7 @@ int qube_load_record(struct qube *q)
 		return r;
 	}
 	q->has_record = true;
+	snprintf(q->record_text, sizeof(q->record_text), "%s", out);
 	q->record_bad = record_parse(out, &q->rec, q->record_err, sizeof(q->record_err)) < 0;
 	free(out);
 	q->record_loaded = true;
@@ -342,6 +369,23 @@ bool qube_is_named_disposable(const struct qube *q)
 
 /* --- kernel pool --- */
 
+int kernel_pool_dir(char *dir, size_t n)
+{
+	struct qubesd_error err;
+	char *out;
+	int r = qubesd_call_err("admin.pool.Info", "dom0", KERNEL_POOL, NULL, &out, &err);
+	if (r < 0) {
+		fprintf(stderr, "qvm-ephemeral: dom0: admin.pool.Info+%s: %s: %s\n", KERNEL_POOL, err.type, err.msg);
+		return r;
+	}
+	r = parse_pool_dir(out, dir, n);
+	free(out);
+	if (r < 0)
+		fprintf(stderr, "qvm-ephemeral: dom0: admin.pool.Info+%s: %s\n", KERNEL_POOL,
+			r == -ENOENT ? "no dir_path in the reply (not a linux-kernel pool?)" : "unexpected dir_path");
+	return r;
+}
+
 static char *pool_list;
 static bool pool_failed;
 
@@ -358,7 +402,7 @@ bool kernel_pool_has(const char *name)
 	 * claimed missing */
 	if (pool_failed)
 		return true;
-	if (!pool_list && qubesd_call("admin.pool.volume.List", "dom0", "linux-kernel", NULL, &pool_list) < 0) {
+	if (!pool_list && qubesd_call("admin.pool.volume.List", "dom0", KERNEL_POOL, NULL, &pool_list) < 0) {
 		pool_failed = true;
 		return true;
 	}
@@ -405,10 +449,15 @@ int qubes_using_kernel(const char *kernel, char ***names, size_t *n)
 		}
 		r = parse_property(out, &p);
 		free(out);
-		if (r < 0 || strcmp(p.value, kernel)) {
-			r = 0;
-			continue;
+		if (r < 0) {
+			/* unknown is not "unused": the caller must keep what it asked about */
+			fprintf(stderr, "qvm-ephemeral: %s: admin.vm.property.Get+kernel: unexpected reply format\n",
+				l.v[i].name);
+			r = -EPROTO;
+			break;
 		}
+		if (strcmp(p.value, kernel))
+			continue;
 		char **nn = realloc(*names, (*n + 1) * sizeof(*nn));
 		if (!nn || !(nn[*n] = strdup(l.v[i].name))) {
 			if (nn)

@@ -28,6 +28,7 @@ struct qube {
 	bool has_record;       /* the record feature is set ... */
 	bool record_bad;       /* ... but could not be read (record_err says why) */
 	char record_err[160];
+	char record_text[4 * PROP_MAX]; /* the feature's value as read */
 	struct record rec;
 };
 
@@ -56,6 +57,12 @@ bool qube_is_disposable_template(const struct qube *q);
 /* A DispVM that is not removed at shutdown (named disposable). */
 bool qube_is_named_disposable(const struct qube *q);
 
+#define KERNEL_POOL "linux-kernel"
+
+/* The folder of the linux-kernel pool (admin.pool.Info: dir_path). Prints
+ * one line and returns negative errno when qubesd cannot say. */
+int kernel_pool_dir(char *dir, size_t n);
+
 /* Kernel names in the linux-kernel pool (cached after the first call). */
 bool kernel_pool_has(const char *name);
 void kernel_pool_forget(void);
@@ -74,5 +81,8 @@ int parse_property(const char *text, struct qprop *p);
 int parse_getall(const char *text, struct qube *q);
 /* admin.vm.volume.Info: "key=value" lines */
 int parse_volume_info(const char *text, struct qvol *v);
+/* admin.pool.Info: the "dir_path=" line into dir. -ENOENT without one,
+ * -EPROTO when it is not absolute or does not fit. */
+int parse_pool_dir(const char *info, char *dir, size_t n);
 /* "True"/"False" */
 int parse_pybool(const char *s);

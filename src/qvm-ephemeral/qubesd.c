@@ -12,10 +12,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
+#include "spawn.h"
 #include "qvm.h"
 
 /* main.c defines these; the unit tests link without main.c. */
@@ -155,58 +156,6 @@ bool qubesd_via_qrexec(void)
 	return stat(socket_path(), &st) < 0 && errno == ENOENT;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
-/* Reads fd to EOF into a malloc'd buffer (NUL-terminated beyond len). */
-static int read_all(int fd, char **out, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *b = malloc(cap);
-	if (!b)
-		return -ENOMEM;
-	for (;;) {
-		if (cap - n < 2) {
-			if (cap >= QUBESD_REPLY_MAX) {
-				free(b);
-				return -EFBIG;
-			}
-			char *nb = realloc(b, cap *= 2);
-			if (!nb) {
-				free(b);
-				return -ENOMEM;
-			}
-			b = nb;
-		}
-		ssize_t r = read(fd, b + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = -errno;
-			free(b);
-			return e;
-		}
-		if (r == 0)
-			break;
-		n += r;
-	}
-	b[n] = 0;
-	*out = b;
-	*len = n;
-	return 0;
-}
-
 static int connect_socket(struct qubesd_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -231,46 +180,18 @@ static int connect_socket(struct qubesd_error *err)
 	return fd;
 }
 
-/* Starts `qrexec-client-vm TARGET SERVICE`; *in_fd = its stdin (or -1 when
- * want_stdin is false: stdin is /dev/null), returns its stdout fd. */
-static int spawn_qrexec(const char *target, const char *service, bool want_stdin, int *in_fd, pid_t *pid,
+/* Starts `qrexec-client-vm TARGET SERVICE` with its stdout on a pipe (and
+ * its stdin on one when want_stdin, else /dev/null). */
+static int spawn_qrexec(const char *target, const char *service, bool want_stdin, struct child *c,
 			struct qubesd_error *err)
 {
-	int inp[2] = { -1, -1 }, outp[2];
-	if (pipe2(outp, O_CLOEXEC) < 0 || (want_stdin && pipe2(inp, O_CLOEXEC) < 0)) {
-		set_err(err, "transport", "pipe: %s", strerror(errno));
-		return -errno;
-	}
-	pid_t p = fork();
-	if (p < 0) {
-		int e = errno;
-		set_err(err, "transport", "fork: %s", strerror(e));
-		return -e;
-	}
-	if (p == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(want_stdin ? inp[0] : devnull, 0);
-		dup2(outp[1], 1);
-		execlp("qrexec-client-vm", "qrexec-client-vm", target, service, (char *)NULL);
-		fprintf(stderr, "qvm-ephemeral: cannot run qrexec-client-vm: %s\n", strerror(errno));
-		_exit(127);
-	}
-	close(outp[1]);
-	if (want_stdin) {
-		close(inp[0]);
-		*in_fd = inp[1];
-	}
-	*pid = p;
-	return outp[0];
-}
-
-static int wait_child(pid_t pid)
-{
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	char *argv[] = { "qrexec-client-vm", (char *)target, (char *)service, NULL };
+	struct spawn_opts o = { .in = want_stdin ? SPAWN_PIPE : SPAWN_NULL, .out = SPAWN_PIPE, .err = SPAWN_KEEP,
+				.cwdfd = -1 };
+	int r = spawn_start(argv, &o, c);
+	if (r < 0)
+		set_err(err, "transport", "cannot start qrexec-client-vm: %s", strerror(-r));
+	return r;
 }
 
 int qubesd_call_err(const char *method, const char *dest, const char *arg, const char *payload,
@@ -301,46 +222,38 @@ int qubesd_call_err(const char *method, const char *dest, const char *arg, const
 		fd = connect_socket(err);
 		if (fd < 0)
 			return fd;
-		r = write_all(fd, hdr, hlen);
+		r = write_full(fd, hdr, hlen);
 		if (r == 0)
-			r = write_all(fd, payload ? payload : "", plen);
+			r = write_full(fd, payload ? payload : "", plen);
 		if (r == 0 && shutdown(fd, SHUT_WR) < 0)
 			r = -errno;
 		if (r == 0)
-			r = read_all(fd, &reply, &rlen);
+			r = read_fd_full(fd, QUBESD_REPLY_MAX, &reply, &rlen);
 		close(fd);
 		if (r < 0) {
 			set_err(err, "transport", "talking to qubesd: %s", strerror(-r));
 			return r;
 		}
 	} else {
-		int in = -1;
-		pid_t pid;
-		char service[QUBESD_REQ_MAX];
+		struct child c;
+		char service[QUBESD_REQ_MAX], how[96];
 		snprintf(service, sizeof(service), "%s%s%s", method, arg && *arg ? "+" : "", arg ? arg : "");
-		void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-		fd = spawn_qrexec(dest, service, true, &in, &pid, err);
-		if (fd < 0) {
-			signal(SIGPIPE, old);
-			return fd;
-		}
-		r = write_all(in, payload ? payload : "", plen);
-		close(in);
-		int r2 = read_all(fd, &reply, &rlen);
-		close(fd);
-		int rc = wait_child(pid);
-		signal(SIGPIPE, old);
-		if (r == 0)
-			r = r2;
+		if ((r = spawn_qrexec(dest, service, true, &c, err)) < 0)
+			return r;
+		/* EPIPE here: it exited without reading; its status says why */
+		(void)write_full(c.in, payload ? payload : "", plen);
+		close(c.in);
+		c.in = -1;
+		r = read_fd_full(c.out, QUBESD_REPLY_MAX, &reply, &rlen);
+		int rc = spawn_wait(&c);
 		if (r == 0 && rc != 0) {
 			free(reply);
 			set_err(err, "transport",
-				"qrexec-client-vm %s %s exited %d (no qubesd socket here; is the call allowed by qrexec policy?)",
-				dest, service, rc);
+				"qrexec-client-vm %s %s %s (no qubesd socket here; is the call allowed by qrexec policy?)",
+				dest, service, spawn_status_text(rc, how, sizeof(how)));
 			return -ECOMM;
 		}
 		if (r < 0) {
-			free(reply);
 			set_err(err, "transport", "qrexec-client-vm: %s", strerror(-r));
 			return r;
 		}
@@ -374,13 +287,19 @@ int qubesd_events_open(pid_t *child, struct qubesd_error *err)
 	char hdr[QUBESD_REQ_MAX];
 	*child = 0;
 	qubesd_ncalls++;
-	if (qubesd_via_qrexec())
-		return spawn_qrexec("dom0", "admin.Events", false, NULL, child, err);
+	if (qubesd_via_qrexec()) {
+		struct child c;
+		int r = spawn_qrexec("dom0", "admin.Events", false, &c, err);
+		if (r < 0)
+			return r;
+		*child = c.pid;
+		return c.out;
+	}
 	int fd = connect_socket(err);
 	if (fd < 0)
 		return fd;
 	int n = qubesd_format_request(hdr, sizeof(hdr), "admin.Events", "dom0", NULL);
-	int r = write_all(fd, hdr, n);
+	int r = write_full(fd, hdr, n);
 	if (r == 0 && shutdown(fd, SHUT_WR) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -396,7 +315,8 @@ void qubesd_events_close(int fd, pid_t child)
 	if (fd >= 0)
 		close(fd);
 	if (child > 0) {
+		struct child c = { .pid = child, .in = -1, .out = -1 };
 		kill(child, SIGTERM);
-		wait_child(child);
+		spawn_wait(&c);
 	}
 }

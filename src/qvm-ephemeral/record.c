@@ -238,7 +238,26 @@ int policy_parse(const char *s, struct policy *p)
 		return -EINVAL;
 	p->on = true;
 	p->dom0_crypt = dc[11] == '1';
-	snprintf(p->exclude, sizeof(p->exclude), "%.*s", (int)strcspn(ex + 8, " "), ex + 8);
+	size_t l = strcspn(ex + 8, " ");
+	if (l >= sizeof(p->exclude))
+		return -ENOSPC; /* a cut list would leave out (or exclude) the wrong qubes */
+	memcpy(p->exclude, ex + 8, l);
+	p->exclude[l] = 0;
+	return 0;
+}
+
+int policy_add_exclude(struct policy *p, const char *name)
+{
+	size_t have = strlen(p->exclude), l = strlen(name);
+	if (!l || strpbrk(name, ", \t\n"))
+		return -EINVAL;
+	if (policy_excludes(p, name))
+		return 0;
+	if (have + (have ? 1 : 0) + l >= sizeof(p->exclude))
+		return -ENOSPC;
+	if (have)
+		p->exclude[have++] = ',';
+	memcpy(p->exclude + have, name, l + 1);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
  * when qubesd deletes it (qvm-ephemeral traces --auto-scrub on|off) */
 #define SCRUB_FEATURE "qubes-ephemeral.scrub-traces"
 #define KOPTS_FLAG "qubes.ephemeral=1"
+#define KOPTS_MAX 512   /* qubesd refuses longer kernelopts */
 #define VARIANT_SUFFIX "-ephemeral"
 #define PROP_MAX 1024
 
@@ -58,7 +59,11 @@ struct policy {
 	char exclude[PROP_MAX]; /* comma-separated names */
 };
 int policy_format(const struct policy *p, char *buf, size_t size);
+/* -EINVAL on unreadable text, -ENOSPC when the exclude list does not fit. */
 int policy_parse(const char *s, struct policy *p);
+/* Adds name to the exclude list (once). -EINVAL for a name with a comma or
+ * space, -ENOSPC when the list would not fit (never cut). */
+int policy_add_exclude(struct policy *p, const char *name);
 bool policy_excludes(const struct policy *p, const char *name);
 
 /* The settings that make a qube ephemeral, as seen now. */

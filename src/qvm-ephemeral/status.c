@@ -83,6 +83,14 @@ static int judge(struct qube *q, struct row *row)
 	return 0;
 }
 
+static bool listed(const struct row *rows, size_t n, const struct qube *q)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].q == q)
+			return true;
+	return false;
+}
+
 static void verdict_text(const struct row *r, char *buf, size_t n)
 {
 	if (r->why[0] && r->v != VERDICT_OFF)
@@ -200,7 +208,9 @@ int cmd_status(int argc, char **argv)
 			if (!q) {
 				fprintf(stderr, "qvm-ephemeral: no such qube: %s\n", names[i]);
 				rc = EXIT_FAIL;
-			} else if (judge(q, &rows[n]) < 0)
+			} else if (listed(rows, n, q))
+				continue; /* named twice: one row (rows has room for each qube once) */
+			else if (judge(q, &rows[n]) < 0)
 				rc = EXIT_FAIL;
 			else
 				n++;

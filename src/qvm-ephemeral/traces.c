@@ -16,9 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "qube.h"
 #include "qubesd.h"
 #include "qvm.h"
+#include "spawn.h"
 
 #define RECORD_PATH "/var/lib/qubes-ephemeral/disposables"
 #define LVM_ARCHIVE_DIR "/etc/lvm/archive"
@@ -352,23 +354,12 @@ static void lvm_name(const char *name, void *ctx)
 	}
 }
 
+/* A regular file under dfd (never through a symlink), or NULL. */
 static char *read_text(int dfd, const char *name, size_t max)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return NULL;
-	struct stat st;
-	char *buf = NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= max &&
-	    (buf = malloc((size_t)st.st_size + 1))) {
-		size_t got = 0;
-		ssize_t r;
-		while (got < (size_t)st.st_size && (r = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
-			got += (size_t)r;
-		buf[got] = '\0';
-	}
-	close(fd);
-	return buf;
+	char *buf;
+	size_t len;
+	return read_file_at(dfd, name, O_NOFOLLOW, max, &buf, &len) < 0 ? NULL : buf;
 }
 
 static int scan_lvm(struct scan *s)
@@ -458,29 +449,16 @@ static int scan_journal(struct scan *s)
 	}
 	char *argv[] = { (char *)(jc && *jc ? jc : "journalctl"), "-q", "--no-pager", "-o", "cat", grep,
 			 rootopt, NULL };
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		free(grep);
-		free(rootopt);
-		return -errno;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		dup2(fds[1], 1);
-		if (null >= 0)
-			dup2(null, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[1]);
+	struct spawn_opts o = { .in = SPAWN_NULL, .out = SPAWN_PIPE, .err = SPAWN_NULL, .cwdfd = -1 };
+	struct child c;
+	int r = spawn_start(argv, &o, &c);
 	free(grep);
 	free(rootopt);
-	if (pid < 0) {
-		close(fds[0]);
-		return -errno;
-	}
-	FILE *in = fdopen(fds[0], "r");
+	if (r < 0)
+		return r;
+	FILE *in = fdopen(c.out, "r");
+	if (in)
+		c.out = -1; /* fclose closes it */
 	char *line = NULL;
 	size_t cap = 0;
 	while (in && getline(&line, &cap, in) >= 0) {
@@ -504,18 +482,15 @@ static int scan_journal(struct scan *s)
 	free(line);
 	if (in)
 		fclose(in);
-	else
-		close(fds[0]);
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	int st = spawn_wait(&c);
 	/* 1 = nothing matched (or no journal under --root) */
-	if (WIFEXITED(st) && WEXITSTATUS(st) <= 1) {
+	if (st == 0 || st == 1) {
 		s->journal_ok = true;
 		return 0;
 	}
+	char how[96];
 	snprintf(s->journal_err, sizeof(s->journal_err), "%s %s", argv[0],
-		 WIFEXITED(st) && WEXITSTATUS(st) == 127 ? "not found" : "failed");
+		 st == 127 ? "not found" : spawn_status_text(st, how, sizeof(how)));
 	return 0;
 }
 

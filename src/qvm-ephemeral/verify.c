@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine.h"
 #include "qubesd.h"
+#include "spawn.h"
 #include "qvm.h"
 
 #define GUEST_STATUS "/run/qubes-ephemeral/ephemeral-status"
@@ -148,59 +148,13 @@ static void usage(FILE *f)
  * *out, or negative errno. */
 static int run_in_guest(const char *vm, char **out)
 {
-	int pout[2], pin[2];
 	bool dom0 = !qubesd_via_qrexec();
-	if (pipe2(pout, O_CLOEXEC) < 0 || pipe2(pin, O_CLOEXEC) < 0)
-		return -errno;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		char target[512];
-		dup2(pin[0], 0);
-		dup2(pout[1], 1);
-		if (dom0) {
-			snprintf(target, sizeof(target), "root:%s", GUEST_STATUS);
-			execlp("qrexec-client", "qrexec-client", "-d", vm, target, (char *)NULL);
-		} else
-			execlp("qrexec-client-vm", "qrexec-client-vm", vm, "qubes.VMRootShell", (char *)NULL);
-		fprintf(stderr, "qvm-ephemeral: cannot run %s: %s\n", dom0 ? "qrexec-client" : "qrexec-client-vm",
-			strerror(errno));
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	if (!dom0) {
-		const char *cmd = GUEST_STATUS "; exit $?\n";
-		if (write(pin[1], cmd, strlen(cmd)) < 0)
-			(void)0;
-	}
-	close(pin[1]);
-	size_t cap = 8192, n = 0;
-	char *b = malloc(cap);
-	for (ssize_t r; b;) {
-		if (n + 1 >= cap) {
-			char *nb = cap < (1u << 20) ? realloc(b, cap *= 2) : NULL;
-			if (!nb)
-				break;
-			b = nb;
-		}
-		r = read(pout[0], b + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += r;
-	}
-	close(pout[0]);
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (!b)
-		return -ENOMEM;
-	b[n] = 0;
-	*out = b;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	char target[512];
+	snprintf(target, sizeof(target), "root:%s", GUEST_STATUS);
+	char *in_dom0[] = { "qrexec-client", "-d", (char *)vm, target, NULL };
+	char *in_mgmt[] = { "qrexec-client-vm", (char *)vm, "qubes.VMRootShell", NULL };
+	struct spawn_opts o = { .in = SPAWN_NULL, .out = SPAWN_PIPE, .err = SPAWN_KEEP, .cwdfd = -1 };
+	return spawn_run(dom0 ? in_dom0 : in_mgmt, &o, dom0 ? NULL : GUEST_STATUS "; exit $?\n", 1u << 20, out);
 }
 
 int cmd_verify(int argc, char **argv)

@@ -11,7 +11,9 @@ FAKE=$ROOT/tests/dom0/fake-qubesd
 
 T=$(mktemp -d /tmp/qvm-api.XXXXXX)
 export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock
-export QUBES_VM_KERNELS_DIR=$T/kernels FAKE_GUEST_DIR=$T/guest
+# the kernel folder is the fake's linux-kernel pool (admin.pool.Info dir_path)
+unset QUBES_VM_KERNELS_DIR
+export FAKE_GUEST_DIR=$T/guest
 # Debian's python3 directly (a version manager's shim costs ~0.4 s a call)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 mkdir -p "$T/py" && ln -s "$PY" "$T/py/python3"
@@ -62,6 +64,12 @@ check "unknown option is a usage error" 2 "unknown option" -- "$QVM" enable --bo
 check "enable without qubes is a usage error" 2 "usage" -- "$QVM" enable
 check "status --format xml is a usage error" 2 "table or json" -- "$QVM" status --format xml
 
+echo "== the kernel folder is the linux-kernel pool's, asked from qubesd"
+check "kernel list reads the pool's folder" 0 "^6.1.0 +original" -- "$QVM" -v kernel list
+check "... through admin.pool.Info" 0 "call admin.pool.Info\+linux-kernel dom0" -- "$QVM" -v kernel list
+inject "admin.pool.Info dom0 error QubesException no such pool"
+check "qubesd cannot say: the Qubes default, said so" 1 "using the default kernel folder /var/lib/qubes/vm-kernels" -- "$QVM" kernel list
+
 echo "== status before: everything off"
 check "status lists every qube but dom0" 0 "^work +AppVM +Halted +pvh +rw +rw +plain +plain +no +off" -- "$QVM" status
 absent "dom0 not in the table" "^dom0 " -- "$QVM" status
@@ -89,7 +97,9 @@ check "volatile untouched without --dom0-crypt" 0 "^ephemeral=False" -- q admin.
 check "HVM with a dom0 kernel is enabled" 0 "^sys-net .*hvm +ro +ro +plain +variant +yes +ephemeral$" -- "$QVM" status sys-net
 check "enable again keeps the first record" 0 "was already enabled" -- "$QVM" enable work
 check "... record unchanged" 0 "kernel=default:6.1.0 kernelopts=default:nopat" -- q admin.vm.feature.Get work qubes-ephemeral.saved
-check "kernel without a variant: clear error" 1 "5.15.0-ephemeral" -- "$QVM" enable legacy
+check "StandaloneVM refused without --force, says why" 1 "legacy: StandaloneVM: .*persistence = full.*updates installed in it would vanish.*--force" -- "$QVM" enable legacy
+check "... nothing saved" 1 "QubesFeatureNotFoundError" -- q admin.vm.feature.Get legacy qubes-ephemeral.saved
+check "kernel without a variant: clear error" 1 "5.15.0-ephemeral" -- "$QVM" enable --force legacy
 check "--dom0-crypt also sets volatile ephemeral" 0 "vault: ephemeral .*volatile ephemeral in dom0" -- "$QVM" enable --dom0-crypt vault
 check "... volatile ephemeral=True" 0 "^ephemeral=True" -- q admin.vm.volume.Info vault volatile
 check "... recorded" 0 "volatile.ephemeral=0 .*dom0-crypt=1" -- q admin.vm.feature.Get vault qubes-ephemeral.saved
@@ -105,12 +115,15 @@ check "preloaded disposables: says how they are refreshed" 0 "preload-dispvm-max
 q admin.vm.feature.Remove dvm preload-dispvm >/dev/null
 NEWDISP=$(q admin.vm.CreateDisposable dvm)
 check "a new disposable copies the settings" 0 "ephemeral$" -- verdict "$NEWDISP"
+check "... and the template's saved record (feature)" 0 "^v1 root.rw=1 " -- q admin.vm.feature.Get "$NEWDISP" qubes-ephemeral.saved
+check "... which the man page says" 0 "" -- grep -q "copies its$" doc/qvm-ephemeral.1
 q admin.vm.Start "$NEWDISP" >/dev/null; q admin.vm.Shutdown "$NEWDISP" >/dev/null
 
 echo "== status"
 "$QVM" status >"$T/status-enabled" 2>&1
 cat "$T/status-enabled" | sed 's/^/     /'
 check "json: fields and verdict" 0 "^ephemeral True False False 6.1.0-ephemeral variant$" -- bash -c "'$QVM' status --format json work | python3 -c 'import json,sys; r=json.load(sys.stdin)[0]; print(r[\"verdict\"], r[\"recorded\"], r[\"root_rw\"], r[\"private_rw\"], r[\"kernel\"], r[\"kernel_state\"])'"
+check "a name given more often than there are qubes: one row (was a heap overflow)" 0 "^1$" -- bash -c "'$QVM' status \$(printf 'work %.0s' \$(seq 40)) | grep -c '^work '"
 q admin.vm.volume.Set.rw legacy root False >/dev/null
 check "partial names what is missing" 0 "^partial: private rw, kernel not a variant, no qubes.ephemeral=1" -- verdict legacy
 q admin.vm.volume.Set.rw legacy root True >/dev/null
@@ -144,6 +157,9 @@ stop_fake; sleep 0.5; start_fake
 check "watch survives qubesd being away" 0 "" -- wait_verdict work ephemeral
 
 echo "== --all-disposables policy"
+check "an --exclude list longer than the policy holds is refused" 2 "longer than the policy can hold.*nothing changed" -- "$QVM" enable --all-disposables $(for i in $(seq 60); do printf -- '--exclude some-long-qube-name-%03d ' "$i"; done)
+check "... no policy stored (never a cut list)" 1 "QubesFeatureNotFoundError" -- q admin.vm.feature.Get dom0 qubes-ephemeral.all-disposables
+check "an --exclude name with a comma is refused" 2 "not a qube name" -- "$QVM" enable --all-disposables --exclude a,b
 check "enable --all-disposables --exclude named-busy" 0 "" -- "$QVM" enable --all-disposables --exclude named-busy
 check "policy stored on dom0" 0 "^dom0-crypt=0 exclude=named-busy$" -- q admin.vm.feature.Get dom0 qubes-ephemeral.all-disposables
 q admin.vm.Create.AppVM dom0 debian-12 "name=dvm2 label=red" >/dev/null
@@ -163,13 +179,14 @@ echo "     watch log:"; sed 's/^/     | /' "$T/watch.log"
 echo "== error replies from qubesd become one clear line"
 inject "admin.vm.volume.Set.rw legacy error QubesException injected failure"
 mkdir -p "$T/kernels/5.15.0-ephemeral"; : >"$T/kernels/5.15.0-ephemeral/vmlinuz"
-check "error reply names qube, call and message" 1 "^qvm-ephemeral: legacy: admin.vm.volume.Set.rw\+root: QubesException: injected failure$" -- "$QVM" enable legacy
-check "... the record was saved before, so disable restores" 0 "legacy: restored" -- "$QVM" disable legacy
+check "error reply names qube, call and message" 1 "^qvm-ephemeral: legacy: admin.vm.volume.Set.rw\+root: QubesException: injected failure$" -- "$QVM" enable --force legacy
+check "... and the changes of the run are undone, said in one line" 1 "legacy: nothing changed: the changes of this run were undone, the qube is as before" -- bash -c "'$FAKE/qcall.py' test.Fail dom0 '' 'admin.vm.volume.Set.rw legacy error QubesException injected failure'; '$QVM' enable --force legacy"
+check "... no record left" 1 "QubesFeatureNotFoundError" -- q admin.vm.feature.Get legacy qubes-ephemeral.saved
 inject "admin.vm.feature.Set personal error ProtocolError feature refused"
 check "record cannot be saved: nothing changed" 1 "personal: admin.vm.feature.Set\+qubes-ephemeral.saved: ProtocolError: feature refused" -- "$QVM" enable --dom0-crypt personal
 check "... volatile not touched" 0 "^ephemeral=False" -- q admin.vm.volume.Info personal volatile
 inject "admin.vm.property.Set legacy error QubesPropertyValueError kernel not installed"
-check "property Set refused" 1 "legacy: admin.vm.property.Set\+kernel: QubesPropertyValueError: kernel not installed" -- "$QVM" enable legacy
+check "property Set refused" 1 "legacy: admin.vm.property.Set\+kernel: QubesPropertyValueError: kernel not installed" -- "$QVM" enable --force legacy
 "$QVM" disable legacy >/dev/null 2>&1
 inject "admin.vm.List dom0 garbage"
 check "malformed reply" 1 "admin.vm.List: protocol: malformed reply" -- "$QVM" status
@@ -181,6 +198,10 @@ inject "admin.vm.List dom0 events"
 check "events to a plain call" 1 "qubesd sent events to a plain call" -- "$QVM" status
 inject "admin.vm.property.GetAll work error PermissionDenied"
 check "GetAll not allowed: falls back to Get" 0 "^ephemeral$" -- verdict work
+inject "admin.vm.property.GetAll work error QubesException default of another property failed"
+check "GetAll server error: falls back to Get" 0 "^ephemeral$" -- verdict work
+inject "admin.vm.property.GetAll work content kernel what"
+check "GetAll unreadable reply: falls back to Get" 0 "^ephemeral$" -- verdict work
 inject "admin.vm.volume.Info work error QubesException disk gone"
 check "volume Info error" 1 "work: admin.vm.volume.Info\+root: QubesException: disk gone" -- "$QVM" status work
 inject "admin.vm.feature.Get work error PermissionDenied denied by policy"
@@ -197,6 +218,14 @@ check "record unreadable: status drift" 1 "record unreadable" -- "$QVM" status n
 check "... disable refuses without --force" 1 "named2: saved settings unreadable" -- "$QVM" disable named2
 check "... disable --force resets" 0 "named2: ephemeral settings reset" -- "$QVM" disable --force named2
 check "... to plain settings" 0 "^off$" -- verdict named2
+
+echo "== SIGPIPE: a reader that is gone is an error to report, not a silent death"
+sigpipe_run() { python3 -c 'import os, subprocess, sys
+r, w = os.pipe(); os.close(r)
+p = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)
+print("rc=%d %s" % (p.returncode, p.stderr.decode().strip()))' "$@"; }
+check "status into a closed pipe: exit 1 and why" 0 "^rc=1 qvm-ephemeral: cannot write the output: Broken pipe$" -- sigpipe_run "$QVM" status work
+check "... through qrexec-client-vm too" 0 "^rc=1 qvm-ephemeral: cannot write the output: Broken pipe$" -- env QUBESD_SOCKET=$T/none bash -c "$(declare -f sigpipe_run); sigpipe_run '$QVM' status work"
 
 echo "== management qube: no socket, calls go through qrexec-client-vm"
 "$QVM" status >"$T/st-sock" 2>&1

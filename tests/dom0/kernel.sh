@@ -289,6 +289,9 @@ export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock
 FAKE_PID=$!
 for _ in $(seq 100); do "$PY" "$FAKE/qcall.py" test.Ping dom0 >/dev/null 2>&1 && break; sleep 0.05; done
 check "a qube uses the orphan" 0 "" -- "$PY" "$FAKE/qcall.py" admin.vm.property.Set work kernel 6.0-old-ephemeral
+"$PY" "$FAKE/qcall.py" test.Fail dom0 "" "admin.vm.property.Get work content no-default-field"
+check "sync: a reply it cannot read means unknown: orphan KEPT" 0 "^6.0-old-ephemeral: orphan .*KEPT: cannot ask qubesd" -- Q sync
+[ -d "$K/6.0-old-ephemeral" ] && ok "... still there" || bad "... removed on an unreadable reply"
 check "sync: orphan in use is kept, says by whom" 0 "^6.0-old-ephemeral: orphan \(its kernel is gone\), kept: used by work" -- Q sync
 check "qube back to its default kernel" 0 "" -- "$PY" "$FAKE/qcall.py" admin.vm.property.Reset work kernel
 check "sync: unused orphan removed" 0 "^6.0-old-ephemeral: removed \(its kernel is gone, no qube uses it\)" -- Q sync

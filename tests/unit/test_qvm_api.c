@@ -29,6 +29,21 @@ static void request_header(void **state)
 	assert_int_equal(qubesd_format_request(b, 10, "admin.vm.List", "dom0", NULL), -ENAMETOOLONG);
 }
 
+static void pool_dir(void **state)
+{
+	(void)state;
+	char d[64];
+	/* core-admin's admin.pool.Info: sorted config lines, then size/usage */
+	assert_int_equal(parse_pool_dir("dir_path=/var/lib/qubes/vm-kernels\ndriver=linux-kernel\nname=linux-kernel\n",
+					d, sizeof(d)), 0);
+	assert_string_equal(d, "/var/lib/qubes/vm-kernels");
+	assert_int_equal(parse_pool_dir("driver=linux-kernel\nname=linux-kernel\n", d, sizeof(d)), -ENOENT);
+	assert_int_equal(parse_pool_dir("dir_path=relative\n", d, sizeof(d)), -EPROTO);
+	assert_int_equal(parse_pool_dir("dir_path=/a/very/long/folder/name/that/does/not/fit/in/the/sixty/four/bytes\n", d,
+					sizeof(d)), -EPROTO);
+	assert_int_equal(parse_pool_dir("", d, sizeof(d)), -ENOENT);
+}
+
 static void replies(void **state)
 {
 	(void)state;
@@ -173,7 +188,7 @@ static void volume_info(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(request_header), cmocka_unit_test(replies), cmocka_unit_test(events),
+		cmocka_unit_test(request_header), cmocka_unit_test(replies), cmocka_unit_test(pool_dir), cmocka_unit_test(events),
 		cmocka_unit_test(vm_list), cmocka_unit_test(properties), cmocka_unit_test(volume_info),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -118,6 +119,41 @@ static void policy(void **state)
 	assert_false(policy_excludes(&back, ""));
 	assert_false(back.dom0_crypt);
 	assert_int_equal(policy_parse("junk", &back), -EINVAL);
+	/* a stored list longer than fits is an error, never a cut list */
+	char big[PROP_MAX + 64];
+	int n = snprintf(big, sizeof(big), "dom0-crypt=0 exclude=");
+	memset(big + n, 'x', sizeof(big) - n - 1);
+	big[sizeof(big) - 1] = 0;
+	assert_int_equal(policy_parse(big, &back), -ENOSPC);
+}
+
+static void policy_excludes_list(void **state)
+{
+	(void)state;
+	struct policy p = { .on = true };
+	assert_int_equal(policy_add_exclude(&p, "work"), 0);
+	assert_int_equal(policy_add_exclude(&p, "work"), 0);
+	assert_int_equal(policy_add_exclude(&p, "vault"), 0);
+	assert_string_equal(p.exclude, "work,vault");
+	assert_int_equal(policy_add_exclude(&p, "a,b"), -EINVAL);
+	assert_int_equal(policy_add_exclude(&p, ""), -EINVAL);
+	/* fill it: the last name that does not fit is refused whole */
+	char name[40];
+	int r = 0, i;
+	for (i = 0; r == 0; i++) {
+		snprintf(name, sizeof(name), "disposable-number-%04d", i);
+		r = policy_add_exclude(&p, name);
+	}
+	assert_int_equal(r, -ENOSPC);
+	assert_true(strlen(p.exclude) < sizeof(p.exclude));
+	assert_false(policy_excludes(&p, name));
+	snprintf(name, sizeof(name), "disposable-number-%04d", i - 2);
+	assert_true(policy_excludes(&p, name));
+	char text[PROP_MAX + 64];
+	struct policy back;
+	assert_true(policy_format(&p, text, sizeof(text)) > 0);
+	assert_int_equal(policy_parse(text, &back), 0);
+	assert_string_equal(back.exclude, p.exclude);
 }
 
 static void verdicts(void **state)
@@ -153,7 +189,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(roundtrip), cmocka_unit_test(bad_records), cmocka_unit_test(kernelopts),
-		cmocka_unit_test(variants), cmocka_unit_test(policy), cmocka_unit_test(verdicts),
+		cmocka_unit_test(variants), cmocka_unit_test(policy), cmocka_unit_test(policy_excludes_list),
+		cmocka_unit_test(verdicts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

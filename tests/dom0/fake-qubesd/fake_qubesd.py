@@ -15,8 +15,10 @@ features, admin.Events, disposables, and these R4.2 behaviours:
 usage: fake_qubesd.py SOCKET STATEFILE [--kernels DIR] [--log CALLLOG] [--many N] [--r43]
 STATEFILE is created from the built-in fixture (or N plain AppVMs) when
 absent. --r43: rw is saved (the restart bug fixed). Test-only
-methods (dest dom0): test.Fail (payload "METHOD DEST MODE [TYPE MESSAGE]",
-MODE = error | empty | garbage | truncated | hangup), test.Ping.
+methods (dest dom0): test.FailNth (payload N: the Nth write call from now is
+refused, once), test.FailNthFired ("1" when it was), test.Checkpoint and
+test.Rollback (the whole state saved and put back), test.Fail (payload "METHOD DEST MODE [TYPE MESSAGE]",
+MODE = error | empty | garbage | truncated | hangup | content TEXT), test.Ping.
 """
 import copy
 import json
@@ -33,6 +35,10 @@ STATE = {}
 XML_RW = {}          # (vm, vol) -> rw as last written to the state file
 EVENT_CONNS = []
 FAILS = []           # injected failures
+CHECKPOINT = []      # test.Checkpoint: [STATE, XML_RW]
+NTH = {}             # test.FailNth: write calls left before the refused one
+WRITES = ("admin.vm.property.Set", "admin.vm.property.Reset", "admin.vm.volume.Set.rw",
+          "admin.vm.volume.Set.ephemeral", "admin.vm.feature.Set", "admin.vm.feature.Remove")
 ARGS = {}
 
 CLONE_PROPS = ("kernel", "kernelopts", "virt_mode", "memory", "label")
@@ -299,10 +305,33 @@ def call(meth, arg, dest, payload):
         parts = payload.decode().split(" ", 4)
         FAILS.append(parts)
         return ""
+    if meth == "test.Checkpoint":  # remembers the whole state (test.Rollback goes back to it)
+        CHECKPOINT[:] = [copy.deepcopy(STATE), dict(XML_RW)]
+        return ""
+    if meth == "test.Rollback":
+        STATE.clear()
+        STATE.update(copy.deepcopy(CHECKPOINT[0]))
+        XML_RW.clear()
+        XML_RW.update(CHECKPOINT[1])
+        save()
+        return ""
+    if meth == "test.FailNth":  # payload "N": the Nth write call from now is refused (once)
+        NTH.clear()
+        NTH.update(left=int(payload.decode()), fired=False)
+        return ""
+    if meth == "test.FailNthFired":  # "1" when it fired; disarms
+        fired = NTH.get("fired", False)
+        NTH.clear()
+        return "1" if fired else "0"
     if meth == "admin.property.Get":
         if arg != "default_kernel":
             raise QErr("QubesNoSuchPropertyError", "Invalid property {!r} of Qubes".format(arg))
         return "default=False type=str " + STATE["default_kernel"]
+    if meth == "admin.pool.Info":  # as core-admin's pool_info: sorted config, then size/usage
+        if arg != "linux-kernel":
+            raise QErr("PermissionDenied", "Argument not in 'pools'")
+        return "dir_path={}\ndriver=linux-kernel\nname=linux-kernel\n".format(
+            os.path.abspath(ARGS.get("kernels") or "/var/lib/qubes/vm-kernels"))
     if meth == "admin.pool.volume.List":
         if arg != "linux-kernel":
             raise QErr("QubesException", "No such pool: {!r}".format(arg))
@@ -481,6 +510,11 @@ class Handler(socketserver.BaseRequestHandler):
                 f.write("{} {}\n".format(meth_arg, dest))
         with LOCK:
             inj = injected(meth_arg, dest)
+            if not inj and meth in WRITES and NTH.get("left"):
+                NTH["left"] -= 1
+                if NTH["left"] == 0:
+                    NTH["fired"] = True
+                    inj = [meth, dest, "error", "QubesException", "injected failure of write call"]
         if inj:
             mode = inj[2]
             if mode == "error":
@@ -491,6 +525,8 @@ class Handler(socketserver.BaseRequestHandler):
                 s.sendall(b"2\0QubesException\0")
             elif mode == "empty":
                 pass
+            elif mode == "content":  # a success reply with this content, whatever it is
+                s.sendall(b"0\0" + " ".join(inj[3:]).encode())
             elif mode == "events":
                 s.sendall(b"1\0\0connection-established\0\0")
             return
