@@ -116,7 +116,7 @@ q admin.vm.feature.Remove dvm preload-dispvm >/dev/null
 NEWDISP=$(q admin.vm.CreateDisposable dvm)
 check "a new disposable copies the settings" 0 "ephemeral$" -- verdict "$NEWDISP"
 check "... and the template's saved record (feature)" 0 "^v1 root.rw=1 " -- q admin.vm.feature.Get "$NEWDISP" qubes-ephemeral.saved
-check "... which the man page says" 0 "" -- grep -q "copies its$" doc/qvm-ephemeral.1
+check "... which the man page says" 0 "" -- grep -q "copies its$" docs/qvm-ephemeral.1
 q admin.vm.Start "$NEWDISP" >/dev/null; q admin.vm.Shutdown "$NEWDISP" >/dev/null
 
 echo "== status"
