@@ -124,7 +124,8 @@ void modprobe_helper_restore(void);
 /* devices.c */
 int uevent_open(void);
 int wait_disk(struct ctx *c, const char *name, unsigned timeout_s, bool required);
-int find_root_partition(const char *disk, char *out, size_t outlen);
+/* sysroot: NULL at boot, a fake sysfs root in tests */
+int find_root_partition(const char *sysroot, const char *disk, char *out, size_t outlen);
 int disk_probe(struct disk *d, const char *name);
 int disk_force_readonly(struct disk *d);
 int read_head(const char *devname, uint8_t *buf, size_t len);
