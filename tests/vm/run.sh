@@ -56,7 +56,7 @@ scenario_config() {
 	S_KILL_ON= S_CPU=max
 	case $1 in
 	ephemeral)
-		S_EXPECT="userspace done no_hits unchanged swap status_ok" ;;
+		S_EXPECT="userspace done no_hits unchanged swap status_ok fstab_replaced" ;;
 	control)
 		# test build, dm-crypt replaced by a linear mapping: the scan must find it
 		S_INIT=$VM_REPO/build/ephemeral-init-test
@@ -206,6 +206,7 @@ check_expect() {
 		status_forced) grep -q "were writable at boot: root yes, private yes; forced read-only" "$log" ||
 			FAILS+=("ephemeral-status did not report origins forced read-only") ;;
 		status_ok) [ "$R_STATUS_RC" = 0 ] || FAILS+=("ephemeral-status did not confirm (exit ${R_STATUS_RC:-none})") ;;
+		fstab_replaced) [ "$(guest_val "$log" fstab_replace)" = ok ] || FAILS+=("replacing /etc/fstab by rename (as dpkg does) failed") ;;
 		status_negatives)
 			# each bad situation made on purpose must turn the verdict, with its reason
 			[ "$(guest_val "$log" neg_origin_rc)" = 1 ] && grep -q "verdict:  NOT ephemeral: the private origin is writable" "$log" ||
