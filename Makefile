@@ -15,6 +15,7 @@ CLANG ?= clang
 PREFIX ?= /usr
 DESTDIR ?=
 B ?= build
+.DEFAULT_GOAL := all
 
 # the one source of the version: the file `version` (packaging reads it too)
 VERSION := $(shell cat version)
