@@ -7,7 +7,7 @@
 # (QEMU scenarios) is not measured here.
 #   tests/coverage.sh UNIT_TEST_BINARY...   (make coverage passes them)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
 OBJ=$B/obj/cov
 T=$(mktemp -d /tmp/qe-cov.XXXXXX)
