@@ -5,7 +5,7 @@
 # the unit tests (same flags + ASan/UBSan) and tests/dom0 against that build.
 # Ends with "N passed, N failed".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . tests/lib/assert.sh
 command -v dpkg-buildflags >/dev/null || { bad "dpkg-buildflags missing (dpkg-dev; scripts/install-deps.sh)"; summary; exit 1; }
 export DEB_BUILD_MAINT_OPTIONS=hardening=+all

@@ -6,7 +6,7 @@
 # Run through make (which builds first): `make check` (fast), `make check-vm`,
 # `make check-pkg`, `make bench-smoke`, `make check-all` (scripts/test.sh).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 # Every tier, in the order `all` runs them. A tier NAME is the function
 # tier_NAME below, or else the script tests/NAME/run.sh (ending with

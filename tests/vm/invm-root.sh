@@ -36,6 +36,7 @@ if built; then printf '%s\n' "$out.img" "$out.vmlinuz" "$out.initrd"; exit 0; fi
 debootstrap_base "$PACKAGES"
 # the stage: a temporary folder in the cache; on every exit path the mounts
 # made in it (proc, sys, dev for the chroot) are taken down, then it goes
+tmp= kx=
 vm_tmpdir tmp
 st=$tmp/root
 vm_copy_tree "$BASE" "$st"

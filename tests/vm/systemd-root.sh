@@ -21,6 +21,7 @@ vm_lock_entry "root-systemd-$key"
 [ -f "$img" ] && { echo "$img"; exit 0; }
 
 debootstrap_base "$PACKAGES"
+tmp= kx=
 vm_tmpdir tmp
 st=$tmp/root
 vm_copy_tree "$BASE" "$st"
