@@ -58,6 +58,12 @@ $(B)/qvm-ephemeral: $(QVM_SRC) $(QVM_HDR) $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(B)
 	$(CC) $(HOST_CFLAGS) -Isrc/qvm-ephemeral -o $@ $(QVM_SRC) $(LIB_SRC)
 
+# Same tool with the test-only environment hooks (TEST_ENV in qvm.h) and
+# ASan + UBSan: what tests/dom0 and tests/pkg run. Never shipped.
+$(B)/qvm-ephemeral-test: $(QVM_SRC) $(QVM_HDR) $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(B)
+	$(CC) $(HOST_CFLAGS) $(SAN) -DTEST_HOOKS=1 -Isrc/qvm-ephemeral -o $@ $(QVM_SRC) $(LIB_SRC)
+
 # tests/vm: finds the volatile key in a guest memory dump by its fingerprint
 $(B)/keyscan: tests/vm/keyscan.c src/lib/sha256.c src/lib/sha256.h
 	@mkdir -p $(B)
