@@ -125,6 +125,12 @@ $(B)/qvm-ephemeral: $(call objs,host,$(QVM_SRC) $(LIB_SRC))
 $(B)/qvm-ephemeral-test: $(call objs,host-test,$(QVM_SRC) $(LIB_SRC))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
+# Same tool with the test-only environment hooks (TEST_ENV in qvm.h) and
+# ASan + UBSan: what tests/dom0 and tests/pkg run. Never shipped.
+$(B)/qvm-ephemeral-test: $(QVM_SRC) $(QVM_HDR) $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(B)
+	$(CC) $(HOST_CFLAGS) $(SAN) -DTEST_HOOKS=1 -Isrc/qvm-ephemeral -o $@ $(QVM_SRC) $(LIB_SRC)
+
 # tests/vm: finds the volatile key in a guest memory dump by its fingerprint
 $(B)/keyscan: $(call objs,host,tests/vm/keyscan.c src/lib/sha256.c)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^

@@ -23,7 +23,7 @@ const char *kernels_dir(void)
 	static char dir[4096];
 	if (dir[0])
 		return dir;
-	const char *d = getenv("QUBES_VM_KERNELS_DIR");
+	const char *d = TEST_ENV("QUBES_VM_KERNELS_DIR");
 	if (d && *d)
 		return d;
 	/* qubesd's linux-kernel pool says where the kernels are */

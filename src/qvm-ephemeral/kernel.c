@@ -41,7 +41,7 @@ static void usage(FILE *f)
 		"options:\n"
 		"  --kernels-dir DIR   default: the linux-kernel pool's folder (asked from qubesd),\n"
 		"                      else " KERNELS_DIR_DEFAULT "\n"
-		"  --init-binary PATH  default $QVM_EPHEMERAL_INIT, else " KERNEL_INIT_DEFAULT "\n"
+		"  --init-binary PATH  default " KERNEL_INIT_DEFAULT "\n"
 		"  -v, -q, -h\n"
 		"\n"
 		"exit codes: 0 done; 1 failed (reason printed); 2 usage; %d (sync) a kernel\n"
@@ -440,7 +440,7 @@ static int do_list(struct kctx *c)
 int kernel_variant_ensure(const char *kdir, const char *ver, char *variant_name, size_t len)
 {
 	struct kctx c = { .dirfd = -1 };
-	const char *init = getenv("QVM_EPHEMERAL_INIT");
+	const char *init = TEST_ENV("QVM_EPHEMERAL_INIT");
 	int r;
 
 	c.init_path = init && *init ? init : KERNEL_INIT_DEFAULT;
@@ -460,7 +460,7 @@ int kernel_variant_ensure(const char *kdir, const char *ver, char *variant_name,
 int cmd_kernel(int argc, char **argv)
 {
 	struct kctx c = { .dirfd = -1 };
-	const char *dir = NULL, *sub = NULL, *init = getenv("QVM_EPHEMERAL_INIT");
+	const char *dir = NULL, *sub = NULL, *init = TEST_ENV("QVM_EPHEMERAL_INIT");
 	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
 	int nrest = 0, exit_now = -1, rc;
 	bool force = false;

@@ -34,7 +34,7 @@
 
 /* For engine.c (enable/apply): makes or refreshes the variant of ver under
  * kernels_dir unless it is current, or exists and was not made by us. The
- * init binary is $QVM_EPHEMERAL_INIT, else KERNEL_INIT_DEFAULT. Writes the
+ * init binary is KERNEL_INIT_DEFAULT ($QVM_EPHEMERAL_INIT in the test build). Writes the
  * variant's name to variant_name. Prints one line on failure; returns 0 or
  * negative errno. */
 int kernel_variant_ensure(const char *kernels_dir, const char *ver, char *variant_name, size_t len);
@@ -128,8 +128,9 @@ int kio_fsync_at(int dirfd, const char *name);
 int kio_write_all(int fd, const void *b, size_t n);
 /* rm -r name under dirfd (files and folders only, no symlink following). */
 int kio_rm_rf(int dirfd, const char *name);
-/* Full path of a tool: $env_override if set, else PATH, /usr/sbin, /sbin. */
-int kio_find_tool(const char *name, const char *env_override, char *out, size_t n);
+/* Full path of a tool: override when not NULL or empty (a test hook), else
+ * PATH, /usr/sbin, /sbin. */
+int kio_find_tool(const char *name, const char *override, char *out, size_t n);
 /* Runs argv (argv[0] a full path) in cwd dirfd with stdin stdin_fd (-1:
  * /dev/null), LC_ALL=C; its stdout+stderr go to *output (malloc'd, may be
  * NULL). Returns the exit status (>= 0) or negative errno. */

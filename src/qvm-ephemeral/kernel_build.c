@@ -320,7 +320,7 @@ static int patch_modules_img(struct build *b, const char *initramfs_sha)
 		return r;
 
 	char e2fsck[4096];
-	if (kio_find_tool("e2fsck", "QVM_EPHEMERAL_E2FSCK", e2fsck, sizeof(e2fsck)) < 0) {
+	if (kio_find_tool("e2fsck", TEST_ENV("QVM_EPHEMERAL_E2FSCK"), e2fsck, sizeof(e2fsck)) < 0) {
 		log_info("warning: e2fsck not found; the new modules.img was checked by content only");
 		return 0;
 	}
@@ -477,7 +477,7 @@ static int swap_in(struct build *b)
 		return 0;
 	}
 	/* test hook: QVM_EPHEMERAL_TEST_NO_EXCHANGE=1 takes the fallback path */
-	const char *no_exchange = getenv("QVM_EPHEMERAL_TEST_NO_EXCHANGE");
+	const char *no_exchange = TEST_ENV("QVM_EPHEMERAL_TEST_NO_EXCHANGE");
 	if (no_exchange && *no_exchange)
 		errno = EINVAL;
 	else if (renameat2(c->dirfd, b->tmpname, c->dirfd, b->variant, RENAME_EXCHANGE) == 0) {
@@ -524,7 +524,7 @@ int variant_build(struct kctx *c, const char *ver)
 		log_info("invalid kernel name \"%s\"", ver);
 		return r;
 	}
-	if (kio_find_tool("debugfs", "QVM_EPHEMERAL_DEBUGFS", b.debugfs, sizeof(b.debugfs)) < 0) {
+	if (kio_find_tool("debugfs", TEST_ENV("QVM_EPHEMERAL_DEBUGFS"), b.debugfs, sizeof(b.debugfs)) < 0) {
 		log_info("cannot make %s: debugfs not found (install e2fsprogs); it replaces the initramfs copy inside "
 			 "modules.img", b.variant);
 		return -ENOENT;

@@ -16,6 +16,7 @@
 
 #include "fileio.h"
 #include "kernel.h"
+#include "qvm.h"
 #include "sha256.h"
 #include "spawn.h"
 
@@ -190,9 +191,9 @@ int kio_rm_rf(int parent, const char *name)
 	return r;
 }
 
-int kio_find_tool(const char *name, const char *env_override, char *out, size_t n)
+int kio_find_tool(const char *name, const char *override, char *out, size_t n)
 {
-	const char *o = env_override ? getenv(env_override) : NULL;
+	const char *o = override;
 	if (o && *o) {
 		if (access(o, X_OK) < 0)
 			return -ENOENT;
@@ -261,7 +262,7 @@ int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n
 
 void kio_test_kill(const char *step)
 {
-	const char *at = getenv("QVM_EPHEMERAL_TEST_KILL_AT");
+	const char *at = TEST_ENV("QVM_EPHEMERAL_TEST_KILL_AT");
 	if (at && !strcmp(at, step)) {
 		fflush(NULL);
 		raise(SIGKILL);

@@ -2,6 +2,20 @@
  * is reached from main.c's table. Exit codes are documented in main.c. */
 #pragma once
 
+/* Test-only environment hooks exist only in the test build
+ * (build/qvm-ephemeral-test, -DTEST_HOOKS=1): in the shipped one TEST_ENV is
+ * NULL and the variable's name is not even in the binary (tests/dom0/
+ * no-test-hooks.sh checks it). */
+#ifndef TEST_HOOKS
+#define TEST_HOOKS 0
+#endif
+#if TEST_HOOKS
+#include <stdlib.h>
+#define TEST_ENV(name) getenv(name)
+#else
+#define TEST_ENV(name) ((const char *)NULL)
+#endif
+
 #define EXIT_OK 0
 #define EXIT_FAIL 1      /* the command ran and something failed / refused */
 #define EXIT_USAGE 2     /* bad command line */

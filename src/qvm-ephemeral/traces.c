@@ -411,7 +411,7 @@ static int scan_lvm(struct scan *s)
  * is counted for every target it names. Only read, never changed. */
 static int scan_journal(struct scan *s)
 {
-	const char *jc = getenv("QVM_EPHEMERAL_JOURNALCTL");
+	const char *jc = TEST_ENV("QVM_EPHEMERAL_JOURNALCTL");
 	char *pat = NULL, *grep = NULL, *rootopt = NULL;
 	size_t plen = 0;
 	FILE *pf = open_memstream(&pat, &plen);
@@ -619,8 +619,7 @@ static void usage(FILE *f)
 		"  --auto-scrub on|off  the watch service (qvm-ephemeral-watch) scrubs a\n"
 		"                     disposable's traces when qubesd deletes it (dom0 feature\n"
 		"                     " SCRUB_FEATURE ")\n"
-		"  --root DIR         prefix every dom0 path with DIR (tests; also\n"
-		"                     $QVM_EPHEMERAL_DOM0_ROOT)\n"
+		"  --root DIR         prefix every dom0 path with DIR (tests)\n"
 		"\nexit codes: 0 listed (and removed), 1 a named qube exists, qubesd could not be\n"
 		"asked, or a removal failed, 2 usage\n");
 }
@@ -786,7 +785,7 @@ int trace_scrub_gone(const char *name)
 
 int cmd_traces(int argc, char **argv)
 {
-	struct scan s = { .root = getenv("QVM_EPHEMERAL_DOM0_ROOT") };
+	struct scan s = { .root = TEST_ENV("QVM_EPHEMERAL_DOM0_ROOT") };
 	int rc = EXIT_OK, i;
 	char **names = calloc((size_t)argc, sizeof(*names));
 	size_t nnames = 0;

@@ -9,9 +9,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-QVM=${QVM:-$ROOT/build/qvm-ephemeral}
+QVM=${QVM:-$ROOT/build/qvm-ephemeral-test}  # the test build (test hooks, ASan); QVM=… runs another
 FAKE=$ROOT/tests/dom0/fake-qubesd
-[ -x "$QVM" ] || make -s build/qvm-ephemeral >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+{ [ "$QVM" != "$ROOT/build/qvm-ephemeral-test" ] || make -s build/qvm-ephemeral-test >/dev/null; } || { echo "0 passed, 1 failed"; exit 1; }
 
 T=$(mktemp -d /tmp/qvm-atomic.XXXXXX)
 export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 GUIDE=${GUIDE:-$ROOT/docs/guide.md}
 FAKE=$ROOT/tests/dom0/fake-qubesd
-for b in qvm-ephemeral ephemeral-init; do
+for b in qvm-ephemeral-test ephemeral-init; do
 	[ -x "build/$b" ] || make -s "build/$b" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 done
 . tests/dom0/kernel/lib.sh
@@ -26,7 +26,7 @@ trap cleanup EXIT
 
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 mkdir -p "$T/bin" "$T/guest"
-ln -s "$ROOT/build/qvm-ephemeral" "$T/bin/qvm-ephemeral"
+ln -s "$ROOT/build/qvm-ephemeral-test" "$T/bin/qvm-ephemeral"  # the test build (test hooks, ASan)
 ln -s "$PY" "$T/bin/python3"
 printf '#!/bin/sh\nexec "%s" "%s" admin.vm.Start "$1" >/dev/null\n' "$PY" "$FAKE/qcall.py" >"$T/bin/qvm-start"
 printf '#!/bin/sh\nexec "%s" "%s" admin.vm.Shutdown "$1" >/dev/null\n' "$PY" "$FAKE/qcall.py" >"$T/bin/qvm-shutdown"

@@ -12,7 +12,7 @@ ROOT=$PWD
 . tests/pkg/lib.sh
 FAKE=$ROOT/tests/dom0/fake-qubesd
 SALT=$ROOT/packaging/salt
-for b in qvm-ephemeral ephemeral-init; do
+for b in qvm-ephemeral-test ephemeral-init; do
 	[ -x "build/$b" ] || make -s "build/$b" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 done
 . tests/dom0/kernel/lib.sh
@@ -23,7 +23,7 @@ trap 'stop_fake; rm -rf "$T"' EXIT
 
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 mkdir -p "$T/bin"
-ln -s "$ROOT/build/qvm-ephemeral" "$T/bin/qvm-ephemeral"
+ln -s "$ROOT/build/qvm-ephemeral-test" "$T/bin/qvm-ephemeral"  # the test build (test hooks, ASan)
 ln -s "$PY" "$T/bin/python3"
 cat >"$T/bin/qvm-features" <<EOF
 #!/bin/sh
