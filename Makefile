@@ -49,7 +49,6 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 #   guest       the guest binary: musl, static, -Os, LTO, TEST_HOOKS=0
 #   guest-test  the same with the qubes.ephemeral.test.* options (tests/vm)
 #   host        the dom0 tool and initramfs-append (CFLAGS/CPPFLAGS/LDFLAGS)
-#   host-test   the dom0 tool with -DTEST_HOOKS=1 (test-only hooks)
 #   san         unit tests: host build with ASan + UBSan
 #   fuzz        clang, libFuzzer + ASan + UBSan
 #   cov         unit tests with gcov counters (make coverage)
@@ -80,13 +79,12 @@ endef
 $(eval $(call flavour,guest,$(GUEST_CC_FLAGS) -DTEST_HOOKS=0,| $(B)/musl-include,$(MUSL_CC)))
 $(eval $(call flavour,guest-test,$(GUEST_CC_FLAGS) -DTEST_HOOKS=1,| $(B)/musl-include,$(MUSL_CC)))
 $(eval $(call flavour,host,$(HOST_CC_FLAGS),,$(CC)))
-$(eval $(call flavour,host-test,$(HOST_CC_FLAGS) -DTEST_HOOKS=1,,$(CC)))
 $(eval $(call flavour,san,$(SAN_CC_FLAGS),,$(CC)))
 $(eval $(call flavour,fuzz,$(FUZZ_CC_FLAGS),,$(CLANG)))
 $(eval $(call flavour,cov,$(COV_CC_FLAGS),,$(CC)))
 
 ALL_OBJ := $(call objs,guest,$(INIT_SRC) $(LIB_SRC)) $(call objs,guest-test,$(INIT_SRC) $(LIB_SRC)) \
-	$(call objs,host,$(APPEND_SRC) $(QVM_SRC) $(LIB_SRC) tests/vm/keyscan.c) $(call objs,host-test,$(QVM_SRC) $(LIB_SRC)) \
+	$(call objs,host,$(APPEND_SRC) $(QVM_SRC) $(LIB_SRC) tests/vm/keyscan.c) $(call objs,san,$(QVM_SRC)) \
 	$(call objs,san,$(UNIT_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC) $(LIB_SRC)) $(call objs,fuzz,$(FUZZ_SRC) $(LIB_SRC)) \
 	$(call objs,cov,$(UNIT_SRC) $(QVM_SRC) $(INIT_SRC) $(APPEND_SRC) $(LIB_SRC))
 -include $(ALL_OBJ:.o=.d)
@@ -121,15 +119,11 @@ $(B)/initramfs-append: $(call objs,host,$(APPEND_SRC) $(LIB_SRC))
 $(B)/qvm-ephemeral: $(call objs,host,$(QVM_SRC) $(LIB_SRC))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-# The dom0 tool with -DTEST_HOOKS=1 (test-only hooks). Never shipped.
-$(B)/qvm-ephemeral-test: $(call objs,host-test,$(QVM_SRC) $(LIB_SRC))
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
-
-# Same tool with the test-only environment hooks (TEST_ENV in qvm.h) and
-# ASan + UBSan: what tests/dom0 and tests/pkg run. Never shipped.
-$(B)/qvm-ephemeral-test: $(QVM_SRC) $(QVM_HDR) $(LIB_SRC) $(LIB_HDR)
-	@mkdir -p $(B)
-	$(CC) $(HOST_CFLAGS) $(SAN) -DTEST_HOOKS=1 -Isrc/qvm-ephemeral -o $@ $(QVM_SRC) $(LIB_SRC)
+# The dom0 tool with the test-only environment hooks (TEST_ENV in qvm.h,
+# -DTEST_HOOKS=1) and ASan + UBSan, from the unit tests' objects: what
+# tests/dom0 and tests/pkg run. Never shipped.
+$(B)/qvm-ephemeral-test: $(call objs,san,$(QVM_SRC) $(LIB_SRC))
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^
 
 # tests/vm: finds the volatile key in a guest memory dump by its fingerprint
 $(B)/keyscan: $(call objs,host,tests/vm/keyscan.c src/lib/sha256.c)
