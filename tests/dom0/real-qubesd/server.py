@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Runs the real Qubes Admin API server (qubes-core-admin, unmodified) for the
+dom0 tests: qubes.Qubes(qubes.xml, offline_mode=True), the real
+QubesDaemonProtocol wire protocol and the real qubes.api.admin.QubesAdminAPI
+handlers, on a Unix socket in a test folder. Test-only, never shipped.
+
+usage: server.py UPSTREAM_DIR STATE_DIR SOCKET [--many N]
+UPSTREAM_DIR is a folder made by get-upstream.sh. STATE_DIR holds qubes.xml
+(made from the fixture below when absent), the file pool and the
+linux-kernel pool folder STATE_DIR/vm-kernels (the test fills it). A restart of
+this process reloads qubes.xml, as a restart of qubesd does.
+The shims (see README.md) are set up in setup_path() and make_fixture().
+"""
+import asyncio
+import functools
+import os
+import signal
+import sys
+
+UP, STATE, SOCK = sys.argv[1:4]
+MANY = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--many" else 0
+
+
+def setup_path():
+    here = os.path.dirname(os.path.abspath(__file__))
+    admin = os.path.join(UP, "qubes-core-admin")
+    # shim 1: core-admin's own test stand-ins for modules that need Xen or a
+    # desktop (libvirt, libvirtaio, qubesdb, dbus, pydbus), put first only
+    # where Debian's python3-libvirt is absent (offline mode never calls it)
+    sys.path[:0] = [os.path.join(UP, "egg"), admin, os.path.join(UP, "qubes-core-qrexec")]
+    try:
+        import libvirt  # noqa: F401
+        import libvirtaio  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, os.path.join(admin, "test-packages"))
+    for m in ("qubesdb", "dbus", "pydbus"):
+        try:
+            __import__(m)
+        except ImportError:
+            sys.path.append(os.path.join(admin, "test-packages"))
+            break
+    # shim 2: our own stand-ins for what the test folder has no copy of
+    sys.path.append(os.path.join(here, "shims"))
+
+
+setup_path()
+os.environ["QUBES_TEST"] = "1"  # like core-admin's run-tests
+import qubes  # noqa: E402
+import qubes.api  # noqa: E402
+import qubes.api.admin  # noqa: E402
+import qubes.config  # noqa: E402
+import qubes.exc  # noqa: E402
+import qubes.vm.appvm  # noqa: E402
+
+XML = os.path.join(STATE, "qubes.xml")
+# shim 3: qubes.config.qubes_base_dir (dom0: /var/lib/qubes) is the test
+# folder; validate_kernel() looks there for vm-kernels/NAME
+qubes.config.qubes_base_dir = STATE
+KERNELS = os.path.join(STATE, "vm-kernels")
+VER = os.path.basename(os.path.normpath(UP))
+
+
+class NoVMM:
+    """Stands where the libvirt connection would be (shim 5)."""
+    def __getattr__(self, name):
+        raise qubes.exc.QubesException("VMM operations disabled in offline mode")
+
+
+async def make_fixture():
+    """The qubes.xml of the tests, built through the real classes."""
+    app = qubes.Qubes(XML, load=False, offline_mode=True)
+    app.load_initial_values_pools = None
+    # as load_initial_values(), with the pools in the test folder
+    # (shim 3: a "file" pool and the linux-kernel pool under STATE)
+    app.labels = {}
+    for i, (c, n) in enumerate([("0xcc0000", "red"), ("0xf57900", "orange"), ("0xedd400", "yellow"),
+                                 ("0x73d216", "green"), ("0x555555", "gray"), ("0x3465a4", "blue"),
+                                 ("0x75507b", "purple"), ("0x000000", "black")], 1):
+        app.labels[i] = qubes.Label(i, c, n)
+    app.pools["varlibqubes"] = app._get_pool(name="varlibqubes", driver="file",
+                                             dir_path=STATE)
+    app.pools["linux-kernel"] = app._get_pool(name="linux-kernel", driver="linux-kernel",
+                                              dir_path=KERNELS)
+    app.default_pool = "varlibqubes"
+    app.default_pool_kernel = "linux-kernel"
+    app.domains.add(qubes.vm.adminvm.AdminVM(app, None, label="black"))
+    app.default_kernel = "6.1.0"
+    add = app.add_new_vm
+    tpl = add("TemplateVM", name="debian-12", label="black")
+    app.default_template = tpl
+    vms = [tpl]
+    if MANY:
+        for i in range(1, MANY + 1):
+            vms.append(add("AppVM", name="vm{:03d}".format(i), template=tpl, label="red"))
+    else:
+        vms.append(add("AppVM", name="work", template=tpl, label="blue"))
+        vms.append(add("AppVM", name="personal", template=tpl, label="yellow",
+                       kernelopts="nopat console=hvc0"))
+        vms.append(add("AppVM", name="vault", template=tpl, label="black"))
+        vms.append(add("AppVM", name="sys-net", template=tpl, label="red", virt_mode="hvm"))
+        vms.append(add("StandaloneVM", name="win10", label="green", virt_mode="hvm", kernel=""))
+        vms.append(add("StandaloneVM", name="legacy", label="green", kernel="5.15.0"))
+        dvm = add("AppVM", name="dvm", template=tpl, label="red", template_for_dispvms=True)
+        vms.append(dvm)
+        vms.append(add("DispVM", name="named-disp", template=dvm, label="red"))
+        if VER != "release4.2":
+            # a disposable template with preloaded disposables (4.3+): the
+            # preloaded one exists in qubes.xml and is listed in the feature
+            pdvm = add("AppVM", name="dvm-pre", template=tpl, label="red", template_for_dispvms=True)
+            vms.append(pdvm)
+            pre = add("DispVM", name="disp-pre1", template=pdvm, label="red", auto_cleanup=True)
+            vms.append(pre)
+    for vm in vms:
+        await vm.create_on_disk()
+    if not MANY and VER != "release4.2":
+        # set with no await after it: the preload task that setting
+        # preload-dispvm-max schedules never runs here (it would start a qube)
+        pdvm.features["qrexec"] = "1"
+        for rpc in ("qubes.WaitForRunningSystem", "qubes.WaitForSession"):
+            pdvm.features["supported-rpc." + rpc] = "1"
+        pre.features["preload-dispvm-completed"] = "1"
+        pdvm.features["preload-dispvm-max"] = "1"
+        pdvm.features["preload-dispvm"] = "disp-pre1"
+    app.save()
+    app.close()
+
+
+def main():
+    os.makedirs(KERNELS, exist_ok=True)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    if not os.path.exists(XML):
+        loop.run_until_complete(make_fixture())
+    app = qubes.Qubes(XML, offline_mode=True)
+    # shim 5 (4.3+): vmm.is_xen asks the VMM even in offline mode (maxmem's
+    # default reads it, so every GetAll failed); answer "not Xen" (what a
+    # non-Xen host says) without a connection; everything else stays offline
+    if hasattr(app.vmm, "_is_xen"):
+        app.vmm._libvirt_conn = NoVMM()
+        app.vmm._is_xen = False
+    # register_event_handlers() only subscribes to libvirt events: no VMM offline
+    # shim 4: the socket in the test folder; create_servers() would use
+    # /var/run/qubesd.sock and chown it to group "qubes"
+    if os.path.exists(SOCK):
+        os.unlink(SOCK)
+    server = loop.run_until_complete(loop.create_unix_server(
+        functools.partial(qubes.api.QubesDaemonProtocol, qubes.api.admin.QubesAdminAPI,
+                          app=app, debug=True), SOCK))
+
+    def stop(*_):
+        app.save()
+        server.close()
+        loop.stop()
+    for s in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(s, stop)
+    print("real qubesd ({}) listening on {}".format(VER, SOCK), flush=True)
+    loop.run_forever()
+
+
+if __name__ == "__main__":
+    main()
