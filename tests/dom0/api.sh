@@ -189,7 +189,11 @@ check "watch survives qubesd being away" 0 "" -- wait_verdict work ephemeral
 
 echo "== --all-disposables policy"
 EXCL=named-busy
-if ! fake; then EXCL=named-x; q admin.vm.Create.DispVM dom0 dvm "name=named-x label=red" >/dev/null; fi
+if ! fake; then # a disposable template the policy is told to leave alone
+	EXCL=dvm3
+	q admin.vm.Create.AppVM dom0 debian-12 "name=dvm3 label=red" >/dev/null
+	q admin.vm.property.Set dvm3 template_for_dispvms True >/dev/null
+fi
 check "enable --all-disposables --exclude $EXCL" 0 "" -- "$QVM" enable --all-disposables --exclude $EXCL
 check "policy stored on dom0" 0 "^dom0-crypt=0 exclude=$EXCL$" -- q admin.vm.feature.Get dom0 qubes-ephemeral.all-disposables
 q admin.vm.Create.AppVM dom0 debian-12 "name=dvm2 label=red" >/dev/null
@@ -282,9 +286,14 @@ DISABLE=(work personal vault sys-net dvm dvm2)
 "$QVM" -q disable --all-disposables "${DISABLE[@]}" >"$T/out" 2>&1; rc=$?
 check "disable exits 0" 0 "" -- bash -c "test $rc -eq 0 || { cat '$T/out'; exit 1; }"
 absent "policy ended" "." -- q admin.vm.feature.List dom0
-REMOVE=(named2 dvm2); fake || REMOVE=(named2 named-x "$NEWDISP" dvm2)
+REMOVE=(named2 dvm2); fake || REMOVE=(named2 "$NEWDISP" dvm2 dvm3)
 for vm in "${REMOVE[@]}"; do q admin.vm.Remove "$vm" >/dev/null; done
 q snapshot >"$T/after"
+if [ "$DOM0_REAL" = 1 ] && [ "$DOM0_VERSION" != release4.2 ]; then
+	# 4.3+: qubesd itself drops preloaded disposables once their template's
+	# properties change (refresh_outdated_preload, after a delay): not ours
+	for f in before after; do grep -v -e '^feature preload-dispvm=' -e '^is_preload ' "$T/$f" >"$T/$f.f" && mv "$T/$f.f" "$T/$f"; done
+fi
 check "snapshot identical to before enable" 0 "" -- diff -u "$T/before" "$T/after"
 check "disable without a record is refused" 1 "work: no saved settings" -- "$QVM" disable work
 fake && check "disable of a running qube is refused" 1 "browser: Running: shut it down first" -- "$QVM" disable --force browser

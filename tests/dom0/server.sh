@@ -17,7 +17,9 @@ _D0_PY=/usr/bin/python3; [ -x "$_D0_PY" ] || _D0_PY=$(command -v python3)
 _D0_PID= _D0_DIR= _D0_ARGS=()
 case $DOM0_SERVER in
 fake) DOM0_REAL=0 DOM0_VERSION=fake ;;
-real-master | real-release4.3 | real-release4.2) DOM0_REAL=1 DOM0_VERSION=${DOM0_SERVER#real-} ;;
+real-master | real-release4.3 | real-release4.2)
+	# the qrexec stand-in's caller must be a qube the real qubesd knows
+	DOM0_REAL=1 DOM0_VERSION=${DOM0_SERVER#real-} FAKE_QREXEC_SOURCE=dom0; export FAKE_QREXEC_SOURCE ;;
 *) echo "DOM0_SERVER=$DOM0_SERVER: want fake, real-master, real-release4.3 or real-release4.2" >&2; exit 2 ;;
 esac
 export DOM0_SERVER DOM0_REAL DOM0_VERSION
