@@ -69,3 +69,21 @@ dom0_kernel_dir() {
 	echo nopat >"$1/$2/default-kernelopts-common.txt"
 	echo nopat >"$1/$2/default-kernelopts-nopci.txt"
 }
+# dom0_power start|stop VM: a qube starts or shuts down (fake: admin.vm.Start
+# and Shutdown; real: the test server's control socket, as Xen would; see
+# tests/dom0/real-qubesd/README.md)
+dom0_power() {
+	if [ "$DOM0_REAL" = 1 ]; then
+		"$_D0_PY" - "$_D0_DIR/control.sock" "$1" "$2" <<-'PY'
+		import socket, sys
+		s = socket.socket(socket.AF_UNIX)
+		s.connect(sys.argv[1])
+		s.sendall("{} {}\n".format(sys.argv[2], sys.argv[3]).encode())
+		r = s.makefile().read()
+		sys.exit(0 if r == "ok\n" else (print(r.strip(), file=sys.stderr) or 1))
+		PY
+	else
+		local m=admin.vm.Start; [ "$1" = stop ] && m=admin.vm.Shutdown
+		"$_D0_PY" "$_D0_ROOT/tests/dom0/fake-qubesd/qcall.py" "$m" "$2" >/dev/null
+	fi
+}

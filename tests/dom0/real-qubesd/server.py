@@ -13,9 +13,11 @@ The shims (see README.md) are set up in setup_path() and make_fixture().
 """
 import asyncio
 import functools
+import logging
 import os
 import signal
 import sys
+import uuid
 
 UP, STATE, SOCK = sys.argv[1:4]
 MANY = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--many" else 0
@@ -50,6 +52,7 @@ import qubes.api  # noqa: E402
 import qubes.api.admin  # noqa: E402
 import qubes.config  # noqa: E402
 import qubes.exc  # noqa: E402
+import libvirt  # noqa: E402  (Debian's python3-libvirt or core-admin's stand-in)
 import qubes.vm.appvm  # noqa: E402
 
 XML = os.path.join(STATE, "qubes.xml")
@@ -60,10 +63,120 @@ KERNELS = os.path.join(STATE, "vm-kernels")
 VER = os.path.basename(os.path.normpath(UP))
 
 
-class NoVMM:
-    """Stands where the libvirt connection would be (shim 5)."""
+RUNNING_FILE = os.path.join(STATE, "running")  # names of "running" qubes
+
+
+def running():
+    try:
+        with open(RUNNING_FILE) as f:
+            return set(f.read().split())
+    except FileNotFoundError:
+        return set()
+
+
+def set_running(names):
+    with open(RUNNING_FILE + ".tmp", "w") as f:
+        f.write("".join(n + "\n" for n in sorted(names)))
+    os.replace(RUNNING_FILE + ".tmp", RUNNING_FILE)
+
+
+class NoDomain(libvirt.libvirtError):
+    def get_error_code(self):
+        return libvirt.VIR_ERR_NO_DOMAIN
+
+
+class StandInConn:
+    """Shim 5: stands where the libvirt connection to Xen would be. It knows
+    no domain but the power state of each qube (STATE/running, changed only
+    through the control socket) and the lifecycle callback qubesd registers;
+    it says it is not Xen. Anything else is refused."""
+
+    def __init__(self, app):
+        self.app, self.callback = app, None
+
+    def lookupByUUID(self, uuid_bytes):
+        uid = uuid.UUID(bytes=uuid_bytes)
+        if uid not in self.app.domains:
+            raise NoDomain("Domain not found")
+        return StandInDomain(self, uid, self.app.domains[uid].name)
+
+    def domainEventRegisterAny(self, _dom, _event, callback, _opaque):
+        self.callback = callback
+        return 1
+
+    def domainEventDeregisterAny(self, _cbid):
+        self.callback = None
+
+    def getType(self):
+        return "test stand-in"
+
     def __getattr__(self, name):
-        raise qubes.exc.QubesException("VMM operations disabled in offline mode")
+        raise qubes.exc.QubesException("no VMM in the test qubesd ({})".format(name))
+
+
+class StandInDomain:
+    def __init__(self, conn, uid, name):
+        self.conn, self.uid, self._name = conn, uid, name
+
+    def name(self):
+        return self._name
+
+    def isActive(self):
+        return self.name() in running()
+
+    def state(self):
+        return [libvirt.VIR_DOMAIN_RUNNING if self.isActive() else libvirt.VIR_DOMAIN_SHUTOFF, 0]
+
+    def ID(self):
+        return self.conn.app.domains[self.uid].qid if self.isActive() else -1
+
+    def info(self):
+        return [self.state()[0], 0, 0, 1, 0]
+
+    def undefine(self):  # the stand-in defines nothing
+        pass
+
+    def close(self):
+        pass
+
+    def __getattr__(self, name):
+        raise qubes.exc.QubesException("no VMM in the test qubesd ({})".format(name))
+
+
+async def control(app, conn, reader, writer):
+    """Test control socket: "start NAME" / "stop NAME" change a qube's power
+    state; stop is reported as libvirt would (VIR_DOMAIN_EVENT_STOPPED), so
+    qubesd runs its own domain-stopped/domain-shutdown handling."""
+    line = (await reader.readline()).decode().split()
+    reply = "ok\n"
+    try:
+        cmd, name = line
+        vm = app.domains[name]
+        names = running()
+        if cmd == "start":
+            if name in names:
+                raise qubes.exc.QubesVMError(vm, "already running")
+            set_running(names | {name})
+            # what vm.start() resets before a domain runs
+            vm._domain_stopped_event_received = False
+            vm._domain_stopped_event_handled = False
+        elif cmd == "stop":
+            if name not in names:
+                raise qubes.exc.QubesVMNotStartedError(vm)
+            set_running(names - {name})
+            conn.callback(conn, StandInDomain(conn, vm.uuid, name), libvirt.VIR_DOMAIN_EVENT_STOPPED, 0, None)
+            fut = getattr(vm, "_domain_stopped_future", None)
+            if fut is not None:
+                await asyncio.wait([fut], timeout=10)
+                if fut.done() and fut.exception():
+                    logging.error("%s: domain-stopped handling failed", name, exc_info=fut.exception())
+        else:
+            raise ValueError(cmd)
+    except Exception as e:  # pylint: disable=broad-except
+        reply = "error {}: {}\n".format(type(e).__name__, e)
+    writer.write(reply.encode())
+    await writer.drain()
+    writer.close()
 
 
 async def make_fixture():
@@ -77,8 +190,11 @@ async def make_fixture():
                                  ("0x73d216", "green"), ("0x555555", "gray"), ("0x3465a4", "blue"),
                                  ("0x75507b", "purple"), ("0x000000", "black")], 1):
         app.labels[i] = qubes.Label(i, c, n)
-    app.pools["varlibqubes"] = app._get_pool(name="varlibqubes", driver="file",
-                                             dir_path=STATE)
+    # the file-reflink driver (as on a btrfs/xfs dom0) works on plain files;
+    # setup_check=False lets it copy where the file system cannot reflink
+    # (the "file" driver needs loop devices to start and stop a qube)
+    app.pools["varlibqubes"] = app._get_pool(name="varlibqubes", driver="file-reflink",
+                                             dir_path=STATE, setup_check=False)
     app.pools["linux-kernel"] = app._get_pool(name="linux-kernel", driver="linux-kernel",
                                               dir_path=KERNELS)
     app.default_pool = "varlibqubes"
@@ -103,6 +219,11 @@ async def make_fixture():
         dvm = add("AppVM", name="dvm", template=tpl, label="red", template_for_dispvms=True)
         vms.append(dvm)
         vms.append(add("DispVM", name="named-disp", template=dvm, label="red"))
+        # running qubes (shim 5): an AppVM, a named and an unnamed disposable
+        vms.append(add("AppVM", name="browser", template=tpl, label="orange"))
+        vms.append(add("DispVM", name="named-busy", template=dvm, label="red"))
+        vms.append(add("DispVM", name="disp42", template=dvm, label="red", auto_cleanup=True))
+        set_running({"browser", "named-busy", "disp42"})
         if VER != "release4.2":
             # a disposable template with preloaded disposables (4.3+): the
             # preloaded one exists in qubes.xml and is listed in the feature
@@ -126,19 +247,30 @@ async def make_fixture():
 
 
 def main():
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
     os.makedirs(KERNELS, exist_ok=True)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     if not os.path.exists(XML):
         loop.run_until_complete(make_fixture())
     app = qubes.Qubes(XML, offline_mode=True)
-    # shim 5 (4.3+): vmm.is_xen asks the VMM even in offline mode (maxmem's
-    # default reads it, so every GetAll failed); answer "not Xen" (what a
-    # non-Xen host says) without a connection; everything else stays offline
+    # shim 5: loaded offline, then the stand-in VMM connection (not Xen)
+    # instead of libvirt, so that qubes can be "running"
+    conn = StandInConn(app)
+    app.vmm._libvirt_conn = conn
+    app.vmm._libvirt_conn_type = "test stand-in"
+    app.vmm._offline_mode = False
     if hasattr(app.vmm, "_is_xen"):
-        app.vmm._libvirt_conn = NoVMM()
         app.vmm._is_xen = False
-    # register_event_handlers() only subscribes to libvirt events: no VMM offline
+    app.register_event_handlers()  # subscribes to the lifecycle events
+    for name in running():  # what domain-load does for a running qube online
+        app.domains[name]._domain_stopped_event_received = False
+        app.domains[name]._domain_stopped_event_handled = False
+    ctl = os.path.join(STATE, "control.sock")
+    if os.path.exists(ctl):
+        os.unlink(ctl)
+    loop.run_until_complete(asyncio.start_unix_server(functools.partial(control, app, conn), ctl))
     # shim 4: the socket in the test folder; create_servers() would use
     # /var/run/qubesd.sock and chown it to group "qubes"
     if os.path.exists(SOCK):
