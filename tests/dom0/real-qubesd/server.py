@@ -96,9 +96,18 @@ class StandInConn:
 
     def lookupByUUID(self, uuid_bytes):
         uid = uuid.UUID(bytes=uuid_bytes)
-        if uid not in self.app.domains:
+        for vm in self.app.domains:  # (4.2 cannot look a UUID up)
+            if vm.uuid == uid:
+                return StandInDomain(self, uid, vm.name)
+        raise NoDomain("Domain not found")
+
+    def lookupByID(self, xid):  # dom0 (AdminVM) only
+        if xid != 0:
             raise NoDomain("Domain not found")
-        return StandInDomain(self, uid, self.app.domains[uid].name)
+        return StandInDomain(self, self.app.domains[0].uuid, "dom0")
+
+    def getInfo(self):  # the host: arch, MiB, CPUs, MHz, nodes, sockets, cores, threads
+        return ["x86_64", 16384, 4, 2000, 1, 1, 4, 1]
 
     def domainEventRegisterAny(self, _dom, _event, callback, _opaque):
         self.callback = callback
@@ -122,16 +131,22 @@ class StandInDomain:
         return self._name
 
     def isActive(self):
-        return self.name() in running()
+        return self._name == "dom0" or self._name in running()
 
     def state(self):
         return [libvirt.VIR_DOMAIN_RUNNING if self.isActive() else libvirt.VIR_DOMAIN_SHUTOFF, 0]
 
     def ID(self):
-        return self.conn.app.domains[self.uid].qid if self.isActive() else -1
+        return self.conn.app.domains[self._name].qid if self.isActive() else -1
 
-    def info(self):
-        return [self.state()[0], 0, 0, 1, 0]
+    def info(self):  # state, max KiB, KiB, vCPUs, CPU time
+        return [self.state()[0], 4194304, 4194304, 1, 0]
+
+    def memoryStats(self):
+        return {}
+
+    def XMLDesc(self, _flags=0):  # dom0's memory (4.3+ reads it for maxmem)
+        return "<domain><currentMemory>4194304</currentMemory></domain>"
 
     def undefine(self):  # the stand-in defines nothing
         pass
