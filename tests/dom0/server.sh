@@ -74,7 +74,7 @@ dom0_kernel_dir() {
 # tests/dom0/real-qubesd/README.md)
 dom0_power() {
 	if [ "$DOM0_REAL" = 1 ]; then
-		"$_D0_PY" - "$_D0_DIR/control.sock" "$1" "$2" <<-'PY'
+		"$_D0_PY" - "$(dirname "$QUBESD_SOCKET")/control.sock" "$1" "$2" <<-'PY'
 		import socket, sys
 		s = socket.socket(socket.AF_UNIX)
 		s.connect(sys.argv[1])
