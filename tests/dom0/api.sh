@@ -151,9 +151,7 @@ restart_fake
 check "root rw=False after the restart" 0 "^rw=False" -- q admin.vm.volume.Info work root
 check "no drift after the restart" 0 "^ephemeral$" -- verdict work
 # qubes.xml changed while qubesd is away (as a 4.2 restart would do): drift
-stop_fake
-sed -i -E '/<domain /,/<\/domain>/{/<property name="name">work</,/<\/domain>/s/(<volume [^>]*name="(root|private)"[^>]*) rw="False"/\1 rw="True"/}' "$T/qubes.xml"
-start_fake
+dom0_xml_set_rw work
 check "drift shown" 0 "^drift: root rw, private rw$" -- verdict work
 check "apply fixes drift" 0 "work: fixed \(root rw, private rw\)" -- "$QVM" apply
 fi
@@ -170,9 +168,7 @@ dom0_power start vault
 if fake || [ "$DOM0_VERSION" = release4.2 ]; then
 	restart_fake
 else # 4.3+ keeps rw: make the drift in qubes.xml while qubesd is away
-	stop_fake
-	sed -i -E '/<property name="name">personal</,/<\/domain>/s/(<volume [^>]*name="(root|private)"[^>]*) rw="False"/\1 rw="True"/' "$T/qubes.xml"
-	start_fake
+	dom0_xml_set_rw personal
 fi
 check "watch reconnects and re-applies" 0 "" -- wait_verdict personal ephemeral
 check "... it did re-apply" 0 "personal: fixed \(root rw, private rw\)" -- cat "$T/watch.log"

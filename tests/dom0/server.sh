@@ -87,3 +87,12 @@ dom0_power() {
 		"$_D0_PY" "$_D0_ROOT/tests/dom0/fake-qubesd/qcall.py" "$m" "$2" >/dev/null
 	fi
 }
+# dom0_xml_set_rw VM: (real server) root and private rw="True" written into
+# qubes.xml while qubesd is stopped, then qubesd started again: the drift a
+# 4.2 restart makes, made on 4.3+ (which keeps rw=False across restarts)
+dom0_xml_set_rw() {
+	dom0_server_stop
+	sed -i -E '/<property name="name">'"$1"'</,/<\/domain>/s/(<volume [^>]*name="(root|private)"[^>]*) rw="False"/\1 rw="True"/' \
+		"$_D0_DIR/qubes.xml"
+	dom0_server_start
+}
