@@ -5,6 +5,8 @@ QubesDaemonProtocol wire protocol and the real qubes.api.admin.QubesAdminAPI
 handlers, on a Unix socket in a test folder. Test-only, never shipped.
 
 usage: server.py UPSTREAM_DIR STATE_DIR SOCKET [--many N]
+$DOM0_DEFAULT_KERNEL: the fixture's default kernel (6.1.0), a folder of
+STATE_DIR/vm-kernels.
 UPSTREAM_DIR is a folder made by get-upstream.sh. STATE_DIR holds qubes.xml
 (made from the fixture below when absent), the file pool and the
 linux-kernel pool folder STATE_DIR/vm-kernels (the test fills it). A restart of
@@ -215,7 +217,7 @@ async def make_fixture():
     app.default_pool = "varlibqubes"
     app.default_pool_kernel = "linux-kernel"
     app.domains.add(qubes.vm.adminvm.AdminVM(app, None, label="black"))
-    app.default_kernel = "6.1.0"
+    app.default_kernel = os.environ.get("DOM0_DEFAULT_KERNEL", "6.1.0")
     add = app.add_new_vm
     tpl = add("TemplateVM", name="debian-12", label="black")
     app.default_template = tpl
