@@ -8,11 +8,12 @@
 # and last the sum. A version whose sources cannot be had counts as skipped
 # (printed SKIPPED), never as passed.
 # Env: REAL_VERSIONS (default "master release4.3 release4.2"), REAL_JOBS
-# (scripts run at once, default 5).
+# (scripts run at once, default 15: they mostly wait on each other's
+# processes, not on the CPU).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 VERSIONS=${REAL_VERSIONS:-master release4.3 release4.2}
-JOBS=${REAL_JOBS:-5}
+JOBS=${REAL_JOBS:-15}
 SCRIPTS=(tests/dom0/api.sh tests/dom0/guide.sh tests/pkg/salt.sh tests/dom0/kernel-inuse.sh bench/dom0.sh)
 for b in qvm-ephemeral ephemeral-init; do
 	make -s "build/$b" >/dev/null || { echo "real: cannot build $b"; echo "0 passed, 1 failed"; exit 1; }
@@ -52,12 +53,17 @@ run_one() { # VERSION SCRIPT LOG
 for v in $VERSIONS; do
 	for s in "${SCRIPTS[@]}"; do
 		while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-		run_one "$v" "$s" >"$L/$v.${s//\//_}.log" 2>&1 &
+		{
+			s0=$(date +%s)
+			run_one "$v" "$s" >"$L/$v.${s//\//_}.log" 2>&1
+			echo $(( $(date +%s) - s0 )) >"$L/$v.${s//\//_}.time"
+		} &
 	done
 done
 wait
 
 tp=0 tf=0 ts=0
+declare -A VP VF VS
 printf '%-28s' "script"; for v in $VERSIONS; do printf '%-22s' "$v"; done; echo
 for s in "${SCRIPTS[@]}"; do
 	printf '%-28s' "$s"
@@ -66,14 +72,14 @@ for s in "${SCRIPTS[@]}"; do
 		p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+'); f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+')
 		k=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+')
 		[ -n "$line" ] || f=1   # no closing line: it broke
-		printf '%-22s' "${p:-0}/${f:-0}${k:+ skip $k}"
-		eval "vp_$v=\$(( \${vp_$v:-0} + ${p:-0} )) vf_$v=\$(( \${vf_$v:-0} + ${f:-0} )) vs_$v=\$(( \${vs_$v:-0} + ${k:-0} ))"
+		printf '%-22s' "${p:-0}/${f:-0}${k:+ skip $k} ($(cat "$L/$v.${s//\//_}.time" 2>/dev/null || echo ?) s)"
+		VP[$v]=$(( ${VP[$v]:-0} + ${p:-0} )) VF[$v]=$(( ${VF[$v]:-0} + ${f:-0} )) VS[$v]=$(( ${VS[$v]:-0} + ${k:-0} ))
 	done
 	echo
 done
-echo "(passed/failed per script and version)"
+echo "(passed/failed per script and version, and its wall time)"
 for v in $VERSIONS; do
-	eval "p=\${vp_$v:-0} f=\${vf_$v:-0} k=\${vs_$v:-0}"
+	p=${VP[$v]:-0} f=${VF[$v]:-0} k=${VS[$v]:-0}
 	for s in "${SCRIPTS[@]}"; do # the failures and skips, in full
 		log=$L/$v.${s//\//_}.log
 		if grep -qE '^FAIL|^SKIPPED' "$log" || ! grep -qE '[0-9]+ passed, [0-9]+ failed' "$log"; then
@@ -81,7 +87,7 @@ for v in $VERSIONS; do
 			grep -qE '[0-9]+ passed, [0-9]+ failed' "$log" || tail -20 "$log"
 		fi
 	done
-	echo "real-$v: $p passed, $f failed${k:+$( [ "$k" -gt 0 ] && echo ", $k skipped")}"
+	if [ "$k" -gt 0 ]; then echo "real-$v: $p passed, $f failed, $k skipped"; else echo "real-$v: $p passed, $f failed"; fi
 	tp=$((tp + p)) tf=$((tf + f)) ts=$((ts + k))
 done
 echo "real qubesd: wall time $(( $(date +%s) - t0 )) s"
