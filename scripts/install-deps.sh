@@ -8,6 +8,8 @@ PACKAGES=(
 	qemu-system-x86 busybox-static cpio e2fsprogs fdisk kmod
 	gzip zstd xz-utils python3 bc debootstrap fio dmsetup
 	rpm rpmlint lintian debhelper python3-yaml python3-jinja2
+	# the real qubesd of the dom0 tests (tests/dom0/real-qubesd)
+	python3-lxml python3-docutils python3-pyinotify python3-libvirt python3-setuptools git
 )
 
 missing=()

@@ -311,6 +311,13 @@ int qube_load_vols(struct qube *q)
 	int r;
 	if (q->vols_loaded)
 		return 0;
+	if (!strcmp(q->klass, "AdminVM")) {
+		/* dom0 has no such volumes; qubesd closes the connection without
+		 * a reply when asked (PermissionDenied), so do not ask */
+		q->root.present = q->private.present = q->volatile_.present = false;
+		q->vols_loaded = true;
+		return 0;
+	}
 	if ((r = load_vol(q, "root", &q->root)) < 0 || (r = load_vol(q, "private", &q->private)) < 0 ||
 	    (r = load_vol(q, "volatile", &q->volatile_)) < 0)
 		return r;

@@ -1,6 +1,9 @@
 #!/bin/bash
-# qvm-ephemeral enable/disable/status/apply/watch/verify against a fake
-# qubesd (tests/dom0/fake-qubesd) that speaks the real Admin API wire format.
+# qvm-ephemeral enable/disable/status/apply/watch/verify against qubesd:
+# DOM0_SERVER=fake (default; tests/dom0/fake-qubesd, with fault injection and
+# running qubes) or real-master / real-release4.3 / real-release4.2 (the real
+# Admin API server of that version, tests/dom0/real-qubesd; qubes start and
+# stop through its stand-in VMM; injected faults run on the fake only).
 # Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,19 +13,20 @@ FAKE=$ROOT/tests/dom0/fake-qubesd
 { [ "$QVM" != "$ROOT/build/qvm-ephemeral-test" ] || make -s build/qvm-ephemeral-test >/dev/null; } || { echo "0 passed, 1 failed"; exit 1; }
 
 T=$(mktemp -d /tmp/qvm-api.XXXXXX)
-export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock
-# the kernel folder is the fake's linux-kernel pool (admin.pool.Info dir_path)
-unset QUBES_VM_KERNELS_DIR
 export FAKE_GUEST_DIR=$T/guest
+. tests/dom0/server.sh
+# the kernel folder is the server's linux-kernel pool (admin.pool.Info dir_path)
+unset QUBES_VM_KERNELS_DIR
+fake() { [ "$DOM0_REAL" = 0 ]; } # checks that need injected faults
 # Debian's python3 directly (a version manager's shim costs ~0.4 s a call)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 mkdir -p "$T/py" && ln -s "$PY" "$T/py/python3"
 export PATH=$FAKE/bin:$T/py:$PATH
-FAKE_PID= WATCH_PID=
+WATCH_PID=
 
 cleanup() {
 	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
-	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
+	dom0_server_stop
 	wait 2>/dev/null
 	rm -rf "$T"
 }
@@ -39,22 +43,17 @@ wait_verdict() { # VM VERDICT: poll up to 10 s (watch works asynchronously)
 	for _ in $(seq 100); do [ "$(verdict "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1
 }
 
-start_fake() {
-	python3 "$FAKE/fake_qubesd.py" "$T/qubesd.sock" "$T/qubes.json" --kernels "$T/kernels" --log "$T/calls" \
-		>>"$T/fake.log" 2>&1 &
-	FAKE_PID=$!
-	for _ in $(seq 100); do q test.Ping dom0 >/dev/null 2>&1 && return 0; sleep 0.05; done
-	echo "fake qubesd did not start"; cat "$T/fake.log"; return 1
-}
-stop_fake() { kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=; }
-restart_fake() { stop_fake; start_fake; } # a qubesd restart: R4.2 forgets rw=False
-inject() { q test.Fail dom0 "" "$*"; } # METHOD DEST MODE [TYPE MESSAGE]
+start_fake() { dom0_server_start; }
+stop_fake() { dom0_server_stop; }
+restart_fake() { dom0_server_restart; } # a qubesd restart: R4.2 forgets rw=False
+inject() { q test.Fail dom0 "" "$*"; } # METHOD DEST MODE [TYPE MESSAGE] (fake only)
 
 # kernel folder: the stock kernel, its variant (kernel add is another
 # command), an older kernel without a variant
-mkdir -p "$T/kernels/6.1.0" "$T/kernels/6.1.0-ephemeral" "$T/kernels/5.15.0" "$T/guest"
-for k in 6.1.0 6.1.0-ephemeral 5.15.0; do : >"$T/kernels/$k/vmlinuz"; echo nopat >"$T/kernels/$k/default-kernelopts-common.txt"; done
-start_fake || exit 1
+mkdir -p "$T/guest"
+for k in 6.1.0 6.1.0-ephemeral 5.15.0; do dom0_kernel_dir "$T/vm-kernels" "$k"; done
+dom0_server_start "$T" || { echo "api: 0 passed, 1 failed"; exit 1; }
+echo "== server: $DOM0_SERVER"
 
 echo "== CLI"
 for c in enable disable status apply watch verify; do
@@ -77,15 +76,23 @@ q snapshot >"$T/before"
 
 echo "== enable: checks first, refuses what cannot work, changes nothing for those"
 : >"$T/calls"
-check "enable with refusals exits 1" 1 "" -- "$QVM" enable work personal browser debian-12 dom0 win10 sys-net nosuch
-"$QVM" enable work personal browser debian-12 dom0 win10 sys-net >"$T/out" 2>&1
+RUN=browser # a running qube
+q snapshot >"$T/before-enable"
+: >"$T/calls"
+check "enable with refusals exits 1" 1 "" -- "$QVM" enable work personal $RUN debian-12 dom0 win10 sys-net nosuch
+"$QVM" enable work personal $RUN debian-12 dom0 win10 sys-net >"$T/out" 2>&1
 check "running qube refused with the reason" 0 "browser: Running: shut it down first" -- cat "$T/out"
 check "TemplateVM refused" 0 "debian-12: TemplateVM" -- cat "$T/out"
 check "AdminVM refused" 0 "dom0: dom0 \(AdminVM\)" -- cat "$T/out"
 check "HVM without a dom0 kernel refused with a pointer to the in-VM hook" 0 "win10: HVM boots its own kernel.*in-VM kernel hook" -- cat "$T/out"
 check "unknown qube named" 1 "no such qube: nosuch" -- "$QVM" enable nosuch
-absent "no write call to any refused qube" "(Set|Reset|Remove).* (browser|debian-12|dom0|win10)$" -- cat "$T/calls"
-check "record written before any change" 0 "feature.Set\+qubes-ephemeral.saved work" -- bash -c "grep -m1 -E ' work$' <(grep -E 'Set' '$T/calls')"
+fake && absent "no write call to any refused qube" "(Set|Reset|Remove).* (browser|debian-12|dom0|win10)$" -- cat "$T/calls"
+snap_of() { awk -v vm="$2" '/^== /{on = ($2 == vm)} on' "$1"; }
+q snapshot >"$T/after-enable"
+for vm in browser debian-12 dom0 win10; do
+	is "refused $vm: every property, volume and feature unchanged" "$(snap_of "$T/before-enable" $vm)" "$(snap_of "$T/after-enable" $vm)"
+done
+fake && check "record written before any change" 0 "feature.Set\+qubes-ephemeral.saved work" -- bash -c "grep -m1 -E ' work$' <(grep -E 'Set' '$T/calls')"
 check "work: root rw=False" 0 "^rw=False" -- q admin.vm.volume.Info work root
 check "work: private rw=False" 0 "^rw=False" -- q admin.vm.volume.Info work private
 check "work: kernel = the variant" 0 "default=False type=str 6.1.0-ephemeral$" -- q admin.vm.property.Get work kernel
@@ -105,19 +112,32 @@ check "... volatile ephemeral=True" 0 "^ephemeral=True" -- q admin.vm.volume.Inf
 check "... recorded" 0 "volatile.ephemeral=0 .*dom0-crypt=1" -- q admin.vm.feature.Get vault qubes-ephemeral.saved
 
 echo "== disposable template: its disposables come along"
-q admin.vm.feature.Set dvm preload-dispvm disp42 >/dev/null
+fake && q admin.vm.feature.Set dvm preload-dispvm disp42 >/dev/null
 "$QVM" enable dvm >"$T/out" 2>&1; rc=$?
 check "enable dvm exits 1 (a named disposable is running)" 0 "" -- test $rc -eq 1
-check "named disposable applied" 0 "^named-disp: ephemeral" -- cat "$T/out"
 check "running named disposable listed with why" 0 "named-busy \(disposable of dvm\): Running" -- cat "$T/out"
 check "running unnamed disposable left, said so" 0 "1 running disposable" -- cat "$T/out"
-check "preloaded disposables: says how they are refreshed" 0 "preload-dispvm-max 0" -- cat "$T/out"
-q admin.vm.feature.Remove dvm preload-dispvm >/dev/null
+if fake; then
+	check "preloaded disposables: says how they are refreshed" 0 "preload-dispvm-max 0" -- cat "$T/out"
+	q admin.vm.feature.Remove dvm preload-dispvm >/dev/null
+else
+	if [ "$DOM0_VERSION" != release4.2 ]; then
+		"$QVM" enable dvm-pre >"$T/out-pre" 2>&1
+		check "4.3+ preloaded disposables: says how they are refreshed" 0 "preload-dispvm-max 0" -- cat "$T/out-pre"
+		check "... the template is enabled" 0 "^ephemeral$" -- verdict dvm-pre
+	fi
+fi
+check "named disposable applied" 0 "^named-disp: ephemeral" -- cat "$T/out"
 NEWDISP=$(q admin.vm.CreateDisposable dvm)
 check "a new disposable copies the settings" 0 "ephemeral$" -- verdict "$NEWDISP"
-check "... and the template's saved record (feature)" 0 "^v1 root.rw=1 " -- q admin.vm.feature.Get "$NEWDISP" qubes-ephemeral.saved
+check "... root rw=False" 0 "^rw=False" -- q admin.vm.volume.Info "$NEWDISP" root
+check "... private rw=False" 0 "^rw=False" -- q admin.vm.volume.Info "$NEWDISP" private
+check "... the variant kernel" 0 "type=str 6.1.0-ephemeral$" -- q admin.vm.property.Get "$NEWDISP" kernel
+check "... kernelopts with the flag" 0 "type=str nopat qubes.ephemeral=1$" -- q admin.vm.property.Get "$NEWDISP" kernelopts
+check "... the record feature copied" 0 "^v1 root.rw=1 private.rw=1" -- q admin.vm.feature.Get "$NEWDISP" qubes-ephemeral.saved
 check "... which the man page says" 0 "" -- grep -q "copies its$" docs/qvm-ephemeral.1
-q admin.vm.Start "$NEWDISP" >/dev/null; q admin.vm.Shutdown "$NEWDISP" >/dev/null
+dom0_power start "$NEWDISP"; dom0_power stop "$NEWDISP"
+check "the new disposable is gone after its shutdown (auto_cleanup)" 1 "" -- q admin.vm.property.Get "$NEWDISP" name
 
 echo "== status"
 "$QVM" status >"$T/status-enabled" 2>&1
@@ -128,14 +148,25 @@ q admin.vm.volume.Set.rw legacy root False >/dev/null
 check "partial names what is missing" 0 "^partial: private rw, kernel not a variant, no qubes.ephemeral=1" -- verdict legacy
 q admin.vm.volume.Set.rw legacy root True >/dev/null
 
+if [ "$DOM0_VERSION" = fake ] || [ "$DOM0_VERSION" = release4.2 ]; then
 echo "== R4.2: a qubesd restart forgets rw=False"
-check "fake: Set.rw refused while running" 1 "QubesVMNotHaltedError" -- q admin.vm.volume.Set.rw browser root False
-check "fake: ephemeral refused on a snap_on_start volume" 1 "QubesValueError: Cannot enable ephemeral" -- q admin.vm.volume.Set.ephemeral work root True
+check "Set.rw refused while running" 1 "QubesVMNotHaltedError" -- q admin.vm.volume.Set.rw browser root False
+fake && check "fake: ephemeral refused on a snap_on_start volume" 1 "QubesValueError: Cannot enable ephemeral" -- q admin.vm.volume.Set.ephemeral work root True
 restart_fake
 check "status after restart exits 1" 1 "" -- "$QVM" status
 check "drift shown" 0 "^drift: root rw, private rw$" -- verdict work
 check "kernel settings survived" 0 "6.1.0-ephemeral" -- q admin.vm.property.Get work kernel
 check "apply fixes drift" 0 "work: fixed \(root rw, private rw\)" -- "$QVM" apply
+else
+echo "== $DOM0_VERSION: a qubesd restart keeps rw=False"
+restart_fake
+check "root rw=False after the restart" 0 "^rw=False" -- q admin.vm.volume.Info work root
+check "no drift after the restart" 0 "^ephemeral$" -- verdict work
+# qubes.xml changed while qubesd is away (as a 4.2 restart would do): drift
+dom0_xml_set_rw work
+check "drift shown" 0 "^drift: root rw, private rw$" -- verdict work
+check "apply fixes drift" 0 "work: fixed \(root rw, private rw\)" -- "$QVM" apply
+fi
 check "status ephemeral again" 0 "^ephemeral$" -- verdict work
 check "status exits 0 without drift" 0 "" -- "$QVM" status
 check "apply with nothing to do is quiet" 0 "^$" -- "$QVM" apply
@@ -145,13 +176,22 @@ restart_fake
 "$QVM" watch --retry 0.2 >"$T/watch.log" 2>&1 &
 WATCH_PID=$!
 check "watch applies at start" 0 "" -- wait_verdict work ephemeral
-q admin.vm.Start vault >/dev/null
-restart_fake
+dom0_power start vault
+if fake || [ "$DOM0_VERSION" = release4.2 ]; then
+	restart_fake
+else # 4.3+ keeps rw: make the drift in qubes.xml while qubesd is away
+	dom0_xml_set_rw personal
+fi
 check "watch reconnects and re-applies" 0 "" -- wait_verdict personal ephemeral
+check "... it did re-apply" 0 "personal: fixed \(root rw, private rw\)" -- cat "$T/watch.log"
 sleep 0.3
-check "running qube with drift reported, not touched" 0 "vault: drift \(root rw, private rw\) while Running" -- cat "$T/watch.log"
-q admin.vm.Shutdown vault >/dev/null
-check "watch fixes it when it shuts down" 0 "" -- wait_verdict vault ephemeral
+if fake || [ "$DOM0_VERSION" = release4.2 ]; then
+	check "running qube with drift reported, not touched" 0 "vault: drift \(root rw, private rw\) while Running" -- cat "$T/watch.log"
+	dom0_power stop vault
+	check "watch fixes it when it shuts down" 0 "" -- wait_verdict vault ephemeral
+else
+	dom0_power stop vault
+fi
 check "watch said it lost qubesd" 0 "connection to qubesd lost; reconnecting" -- cat "$T/watch.log"
 stop_fake; sleep 0.5; start_fake
 check "watch survives qubesd being away" 0 "" -- wait_verdict work ephemeral
@@ -160,25 +200,29 @@ echo "== --all-disposables policy"
 check "an --exclude list longer than the policy holds is refused" 2 "longer than the policy can hold.*nothing changed" -- "$QVM" enable --all-disposables $(for i in $(seq 60); do printf -- '--exclude some-long-qube-name-%03d ' "$i"; done)
 check "... no policy stored (never a cut list)" 1 "QubesFeatureNotFoundError" -- q admin.vm.feature.Get dom0 qubes-ephemeral.all-disposables
 check "an --exclude name with a comma is refused" 2 "not a qube name" -- "$QVM" enable --all-disposables --exclude a,b
-check "enable --all-disposables --exclude named-busy" 0 "" -- "$QVM" enable --all-disposables --exclude named-busy
-check "policy stored on dom0" 0 "^dom0-crypt=0 exclude=named-busy$" -- q admin.vm.feature.Get dom0 qubes-ephemeral.all-disposables
+EXCL=named-busy
+check "enable --all-disposables --exclude $EXCL" 0 "" -- "$QVM" enable --all-disposables --exclude $EXCL
+check "policy stored on dom0" 0 "^dom0-crypt=0 exclude=$EXCL$" -- q admin.vm.feature.Get dom0 qubes-ephemeral.all-disposables
 q admin.vm.Create.AppVM dom0 debian-12 "name=dvm2 label=red" >/dev/null
 q admin.vm.property.Set dvm2 template_for_dispvms True >/dev/null
 check "watch enables a new disposable template" 0 "" -- wait_verdict dvm2 ephemeral
 q admin.vm.Create.DispVM dom0 dvm2 "name=named2 label=red" >/dev/null
 check "new named disposable is ephemeral" 0 "" -- wait_verdict named2 ephemeral
-check "excluded qube left alone (no record)" 1 "" -- q admin.vm.feature.Get named-busy qubes-ephemeral.saved
+check "excluded qube left alone (no record)" 1 "" -- q admin.vm.feature.Get $EXCL qubes-ephemeral.saved
+if fake; then
 inject "admin.Events dom0 garbage"
 q test.DropEvents dom0 >/dev/null
 check "watch: non-event data on the stream -> reconnect" 0 "" -- bash -c "for i in \$(seq 50); do grep -q 'unexpected data from qubesd' '$T/watch.log' && exit 0; sleep 0.1; done; exit 1"
 check "... and recovers" 0 "" -- wait_verdict work ephemeral
+fi
 kill -TERM "$WATCH_PID"; wait "$WATCH_PID"; rc=$?; WATCH_PID=
 check "watch stops on SIGTERM with 0" 0 "stopped" -- bash -c "test $rc -eq 0 && cat '$T/watch.log'"
 echo "     watch log:"; sed 's/^/     | /' "$T/watch.log"
 
 echo "== error replies from qubesd become one clear line"
+if fake; then
 inject "admin.vm.volume.Set.rw legacy error QubesException injected failure"
-mkdir -p "$T/kernels/5.15.0-ephemeral"; : >"$T/kernels/5.15.0-ephemeral/vmlinuz"
+dom0_kernel_dir "$T/vm-kernels" 5.15.0-ephemeral
 check "error reply names qube, call and message" 1 "^qvm-ephemeral: legacy: admin.vm.volume.Set.rw\+root: QubesException: injected failure$" -- "$QVM" enable --force legacy
 check "... and the changes of the run are undone, said in one line" 1 "legacy: nothing changed: the changes of this run were undone, the qube is as before" -- bash -c "'$FAKE/qcall.py' test.Fail dom0 '' 'admin.vm.volume.Set.rw legacy error QubesException injected failure'; '$QVM' enable --force legacy"
 check "... no record left" 1 "QubesFeatureNotFoundError" -- q admin.vm.feature.Get legacy qubes-ephemeral.saved
@@ -211,6 +255,7 @@ check "pool error is reported" 1 "dom0: admin.pool.volume.List\+linux-kernel: Qu
 inject "admin.vm.property.Reset work error QubesException cannot reset"
 check "disable: Reset error" 1 "work: admin.vm.property.Reset\+kernel: QubesException: cannot reset" -- "$QVM" disable work
 "$QVM" enable work >/dev/null
+fi
 python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.bind('$T/dead.sock')"
 check "nobody listening on the socket" 1 "cannot connect to qubesd at $T/dead.sock" -- env QUBESD_SOCKET=$T/dead.sock "$QVM" status
 q admin.vm.feature.Set named2 qubes-ephemeral.saved 'v9 what'
@@ -231,7 +276,7 @@ echo "== management qube: no socket, calls go through qrexec-client-vm"
 "$QVM" status >"$T/st-sock" 2>&1
 check "status through qrexec-client-vm is the same" 0 "" -- bash -c "QUBESD_SOCKET=$T/none '$QVM' status 2>&1 | diff - '$T/st-sock'"
 check "qrexec policy refusal" 1 "qrexec-client-vm dom0 admin.vm.List exited 126" -- env QUBESD_SOCKET=$T/none FAKE_QREXEC_DENY=admin.vm.List "$QVM" status
-check "error reply through qrexec" 1 "work: admin.vm.volume.Info\+root: QubesException: via qrexec" -- bash -c "'$FAKE/qcall.py' test.Fail dom0 '' 'admin.vm.volume.Info work error QubesException via qrexec'; QUBESD_SOCKET=$T/none '$QVM' status work"
+fake && check "error reply through qrexec" 1 "work: admin.vm.volume.Info\+root: QubesException: via qrexec" -- bash -c "'$FAKE/qcall.py' test.Fail dom0 '' 'admin.vm.volume.Info work error QubesException via qrexec'; QUBESD_SOCKET=$T/none '$QVM' status work"
 
 echo "== verify (running qube, through qrexec)"
 good="mode:     ephemeral
@@ -255,20 +300,28 @@ sed -e 's/scrubbing on (scrub_pages = 1)/scrubbing OFF (scrub_pages = 0)/' -e 's
 check "verify FAIL memory when scrubbing is off" 1 "^memory +FAIL +Xen balloon scrubbing is off" -- "$QVM" verify browser
 grep -v '^memory:' <<<"$good" >"$T/guest/browser.out"; echo 0 >"$T/guest/browser.rc"
 check "verify FAIL memory from a guest that does not report it" 1 "^memory +FAIL .*kernel sync" -- "$QVM" verify browser
-check "verify: halted qube" 1 "work: not running" -- "$QVM" verify work
 check "verify: tool missing in the guest" 1 "not found; the qube did not boot through ephemeral-init" -- "$QVM" verify named-busy
+check "verify: halted qube" 1 "work: not running" -- "$QVM" verify work
 
 echo "== disable: every property and volume setting back, byte for byte"
-"$QVM" -q disable --all-disposables work personal vault sys-net dvm dvm2 >"$T/out" 2>&1; rc=$?
+DISABLE=(work personal vault sys-net dvm dvm2)
+[ "$DOM0_REAL" = 1 ] && [ "$DOM0_VERSION" != release4.2 ] && DISABLE+=(dvm-pre)
+"$QVM" -q disable --all-disposables "${DISABLE[@]}" >"$T/out" 2>&1; rc=$?
 check "disable exits 0" 0 "" -- bash -c "test $rc -eq 0 || { cat '$T/out'; exit 1; }"
 absent "policy ended" "." -- q admin.vm.feature.List dom0
-for vm in dvm2 named2; do q admin.vm.Remove "$vm" >/dev/null; done
+REMOVE=(named2 dvm2)
+for vm in "${REMOVE[@]}"; do q admin.vm.Remove "$vm" >/dev/null; done
 q snapshot >"$T/after"
+if [ "$DOM0_REAL" = 1 ] && [ "$DOM0_VERSION" != release4.2 ]; then
+	# 4.3+: qubesd itself drops preloaded disposables once their template's
+	# properties change (refresh_outdated_preload, after a delay): not ours
+	for f in before after; do grep -v -e '^feature preload-dispvm=' -e '^is_preload ' "$T/$f" >"$T/$f.f" && mv "$T/$f.f" "$T/$f"; done
+fi
 check "snapshot identical to before enable" 0 "" -- diff -u "$T/before" "$T/after"
 check "disable without a record is refused" 1 "work: no saved settings" -- "$QVM" disable work
 check "disable of a running qube is refused" 1 "browser: Running: shut it down first" -- "$QVM" disable --force browser
 
 echo "== the status table printed by the tests (after enable)"
 sed 's/^/     /' "$T/status-enabled"
-echo "api: $passed passed, $failed failed"
+echo "api ($DOM0_SERVER): $passed passed, $failed failed"
 summary

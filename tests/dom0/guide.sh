@@ -1,9 +1,10 @@
 #!/bin/bash
 # Runs docs/guide.md: every ```sh block (not ```sh dom0-only) in order, in
-# bash -e, against the fake qubesd and a fixture kernel folder / dom0 tree;
+# bash -e, against qubesd ($DOM0_SERVER: the fake by default, or a real one,
+# see tests/dom0/server.sh) and a fixture kernel folder / dom0 tree;
 # a line "CMD # exit N" must exit N. A ```text output block must have every
 # line (spaces squeezed) in the output of the sh block before it. qvm-start and
-# qvm-shutdown are stand-ins calling the fake qubesd. Ends with
+# qvm-shutdown are stand-ins (dom0_power). Ends with
 # "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,9 +17,9 @@ done
 . tests/dom0/kernel/lib.sh
 
 T=$(mktemp -d /tmp/qvm-guide.XXXXXX)
-FAKE_PID=
+. tests/dom0/server.sh
 cleanup() {
-	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
+	dom0_server_stop
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -28,12 +29,12 @@ PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 mkdir -p "$T/bin" "$T/guest"
 ln -s "$ROOT/build/qvm-ephemeral-test" "$T/bin/qvm-ephemeral"  # the test build (test hooks, ASan)
 ln -s "$PY" "$T/bin/python3"
-printf '#!/bin/sh\nexec "%s" "%s" admin.vm.Start "$1" >/dev/null\n' "$PY" "$FAKE/qcall.py" >"$T/bin/qvm-start"
-printf '#!/bin/sh\nexec "%s" "%s" admin.vm.Shutdown "$1" >/dev/null\n' "$PY" "$FAKE/qcall.py" >"$T/bin/qvm-shutdown"
+for c in start:qvm-start stop:qvm-shutdown; do
+	printf '#!/bin/bash\n. "%s/tests/dom0/server.sh" && dom0_power %s "$1"\n' "$ROOT" "${c%%:*}" >"$T/bin/${c#*:}"
+done
 chmod +x "$T/bin/qvm-start" "$T/bin/qvm-shutdown"
 export PATH=$T/bin:$FAKE/bin:$PATH
-export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock FAKE_GUEST_DIR=$T/guest
-export QUBES_VM_KERNELS_DIR=$T/kernels QVM_EPHEMERAL_INIT=$ROOT/build/ephemeral-init
+export FAKE_GUEST_DIR=$T/guest QVM_EPHEMERAL_INIT=$ROOT/build/ephemeral-init
 export QVM_EPHEMERAL_DOM0_ROOT=$T/dom0 QVM_EPHEMERAL_JOURNALCTL=$ROOT/tests/dom0/traces/journalctl
 
 # fixture kernel folder: the fake qubesd's default kernel 6.1.0, made small
@@ -44,7 +45,7 @@ echo "# empty" >"$T/w/mods/modules.dep"
 printf '#!/bin/sh\n' >"$T/w/root/init"
 (cd "$T/w/root" && find . | cpio -o -H newc --quiet -R 0:0 | gzip) >"$T/w/initrd"
 echo "not a kernel" >"$T/w/vmlinuz"
-kt_kernel_folder "$T/kernels" 6.1.0 "$T/w/vmlinuz" "$T/w/initrd" "$T/w/mods" 2
+kt_kernel_folder "$T/vm-kernels" 6.1.0 "$T/w/vmlinuz" "$T/w/initrd" "$T/w/mods" 2
 tests/dom0/traces/mkfixture.sh "$T/dom0"
 cat >"$T/guest/work.out" <<'G'
 mode:     ephemeral
@@ -59,9 +60,8 @@ verdict:  ephemeral
 G
 echo 0 >"$T/guest/work.rc"
 
-"$PY" "$FAKE/fake_qubesd.py" "$T/qubesd.sock" "$T/qubes.json" --kernels "$T/kernels" >"$T/fake.log" 2>&1 &
-FAKE_PID=$!
-for _ in $(seq 100); do "$PY" "$FAKE/qcall.py" test.Ping dom0 >/dev/null 2>&1 && break; sleep 0.05; done
+dom0_server_start "$T" || { echo "0 passed, 1 failed"; exit 1; }
+echo "== server: $DOM0_SERVER"
 
 # split the guide: blocks as files b.N.kind
 awk -v dir="$T" '

@@ -19,9 +19,10 @@ FAKE=$ROOT/tests/dom0/fake-qubesd
 
 T=$(mktemp -d /tmp/qvm-kernel.XXXXXX)
 K=$T/kernels
-FAKE_PID= MNT=
+MNT=
+. tests/dom0/server.sh # the "in use" checks run against $DOM0_SERVER
 cleanup() {
-	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
+	dom0_server_stop
 	[ -n "$MNT" ] && umount "$MNT" 2>/dev/null
 	rm -rf "$T"
 }
@@ -282,12 +283,11 @@ check "list: foreign" 0 "^5.0-foreign-ephemeral +variant +foreign" -- Q list
 check "add on a foreign variant refuses without --force" 1 "not made by qvm-ephemeral; --force replaces it" -- bash -c "mv '$K/6.1-none-ephemeral' '$T/none-ephemeral.bak' && mkdir '$K/6.1-none-ephemeral' && : > '$K/6.1-none-ephemeral/vmlinuz' && '$QVM' kernel --kernels-dir '$K' --init-binary '$INIT' add 6.1-none"
 check "sync leaves a foreign variant of an installed kernel alone" 0 "^6.1-none-ephemeral: not made by qvm-ephemeral, left alone" -- Q sync
 check "... --force replaces it" 0 "forced: not made by qvm-ephemeral.*, rebuilding" -- Q add --force 6.1-none
-# with a qubesd that knows who uses what
+# with a qubesd that knows who uses what ($DOM0_SERVER; its linux-kernel pool is $K)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
-export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock
-"$PY" "$FAKE/fake_qubesd.py" "$T/qubesd.sock" "$T/qubes.json" --kernels "$K" >"$T/fake.log" 2>&1 &
-FAKE_PID=$!
-for _ in $(seq 100); do "$PY" "$FAKE/qcall.py" test.Ping dom0 >/dev/null 2>&1 && break; sleep 0.05; done
+mkdir -p "$T/qubesd" && ln -s "$K" "$T/qubesd/vm-kernels"
+DOM0_DEFAULT_KERNEL=6.1-gzip dom0_server_start "$T/qubesd" || bad "qubesd ($DOM0_SERVER) did not start"
+echo "== kernel sync with qubesd: $DOM0_SERVER"
 check "a qube uses the orphan" 0 "" -- "$PY" "$FAKE/qcall.py" admin.vm.property.Set work kernel 6.0-old-ephemeral
 "$PY" "$FAKE/qcall.py" test.Fail dom0 "" "admin.vm.property.Get work content no-default-field"
 check "sync: a reply it cannot read means unknown: orphan KEPT" 0 "^6.0-old-ephemeral: orphan .*KEPT: cannot ask qubesd" -- Q sync
@@ -304,8 +304,8 @@ check "a qube on a kernel without variant" 0 "" -- "$PY" "$FAKE/qcall.py" admin.
 check "enable makes the variant" 0 "6.2-new-ephemeral: made from 6.2-new" -- env QVM_EPHEMERAL_INIT="$INIT" "$QVM" enable work
 check "... the qube boots it" 0 "type=str 6.2-new-ephemeral$" -- "$PY" "$FAKE/qcall.py" admin.vm.property.Get work kernel
 check "... and it is current" 0 "^6.2-new-ephemeral +variant +current" -- Q list
-kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=
-export QUBESD_SOCKET=$T/no-qubesd.sock
+dom0_server_stop
+export QUBESD_SOCKET=$T/no-qubesd.sock QUBES_VM_KERNELS_DIR=$K
 
 echo "== final list"
 Q list

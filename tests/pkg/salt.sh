@@ -1,8 +1,9 @@
 #!/bin/bash
 # The Salt states in packaging/salt, without Salt (not packaged in Debian
 # 12): tests/pkg/salt_run.py renders them with Jinja, parses and checks the
-# YAML, and runs their commands (`unless`, then the command) against the
-# fake qubesd of tests/dom0 and a fixture kernel folder, with the real
+# YAML, and runs their commands (`unless`, then the command) against
+# qubesd ($DOM0_SERVER: the fake by default or a real one, see
+# tests/dom0/server.sh) and a fixture kernel folder, with the real
 # qvm-ephemeral. qvm-features is a stand-in (admin.vm.feature.Get; exit 1
 # when the feature is not set, as qubesadmin's qvm-features does).
 # Ends with "N passed, N failed".
@@ -17,8 +18,8 @@ for b in qvm-ephemeral-test ephemeral-init; do
 done
 . tests/dom0/kernel/lib.sh
 T=$(mktemp -d /tmp/qe-salt.XXXXXX)
-FAKE_PID=
-stop_fake() { [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null; FAKE_PID=; }
+. tests/dom0/server.sh
+stop_fake() { dom0_server_stop; }
 trap 'stop_fake; rm -rf "$T"' EXIT
 
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
@@ -33,23 +34,17 @@ cat >"$T/bin/qvm-features" <<EOF
 EOF
 chmod +x "$T/bin/qvm-features"
 export PATH=$T/bin:$FAKE/bin:$PATH
-export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock FAKE_GUEST_DIR=$T/guest
-export QUBES_VM_KERNELS_DIR=$T/kernels QVM_EPHEMERAL_INIT=$ROOT/build/ephemeral-init
+export FAKE_GUEST_DIR=$T/guest QVM_EPHEMERAL_INIT=$ROOT/build/ephemeral-init
 mkdir -p "$T/guest" "$T/w/mods" "$T/w/root"
 echo "# empty" >"$T/w/mods/modules.dep"
 printf '#!/bin/sh\n' >"$T/w/root/init"
 (cd "$T/w/root" && find . | cpio -o -H newc --quiet -R 0:0 | gzip) >"$T/w/initrd"
 echo "not a kernel" >"$T/w/vmlinuz"
 KV=6.1.0
-kt_kernel_folder "$T/kernels" 6.1.0 "$T/w/vmlinuz" "$T/w/initrd" "$T/w/mods" 2 >/dev/null 2>&1
+kt_kernel_folder "$T/vm-kernels" 6.1.0 "$T/w/vmlinuz" "$T/w/initrd" "$T/w/mods" 2 >/dev/null 2>&1
 
-start_fake() {
-	"$PY" "$FAKE/fake_qubesd.py" "$T/qubesd.sock" "$T/qubes.json" --kernels "$T/kernels" >>"$T/fake.log" 2>&1 &
-	FAKE_PID=$!
-	for _ in $(seq 100); do "$PY" "$FAKE/qcall.py" test.Ping dom0 >/dev/null 2>&1 && return 0; sleep 0.05; done
-	echo "fake qubesd did not start"; cat "$T/fake.log"; return 1
-}
-start_fake || { echo "0 passed, 1 failed"; exit 1; }
+dom0_server_start "$T" || { echo "0 passed, 1 failed"; exit 1; }
+echo "== server: $DOM0_SERVER"
 verdict() { qvm-ephemeral status --format json "$1" 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["verdict"])'; }
 # state ID OUTPUT: the result line of state ID ("skip", "ran rc=N")
 state() { sed -n "s/^$1 \(skip\|ran rc=[0-9]*\)\$/\1/p" <<<"$2"; }
@@ -85,7 +80,7 @@ echo "== first run (example pillar: work, vault, all disposables)"
 out=$(salt_apply "$SALT/pillar/qubes-ephemeral.sls" qubes-ephemeral.enable)
 sed 's/^/     | /' <<<"$out"
 [ "$(state qubes-ephemeral-kernel-variants "$out")" = "ran rc=0" ] && ok "kernel sync ran (6.1.0 had no variant)" || bad "kernel sync ran"
-[ -d "$T/kernels/6.1.0-ephemeral" ] && ok "variant 6.1.0-ephemeral made" || bad "variant 6.1.0-ephemeral made"
+[ -d "$T/vm-kernels/6.1.0-ephemeral" ] && ok "variant 6.1.0-ephemeral made" || bad "variant 6.1.0-ephemeral made"
 for q in work vault; do
 	[ "$(state "qubes-ephemeral-enable-$q" "$out")" = "ran rc=0" ] && ok "enable $q ran, exit 0" || bad "enable $q ran, exit 0"
 done
@@ -101,8 +96,15 @@ out=$(salt_apply "$SALT/pillar/qubes-ephemeral.sls" qubes-ephemeral.enable)
 ran=$(grep -E '^[^ ]+ ran rc=' <<<"$out")
 [ -z "$ran" ] && ok "every command skipped by its unless check ($(grep -c ' skip$' <<<"$out") states)" || { bad "second run ran commands"; sed 's/^/     | /' <<<"$ran"; }
 
-echo "== drift: a qubesd restart forgets rw=False (R4.2)"
-stop_fake; start_fake
+if [ "$DOM0_VERSION" = fake ] || [ "$DOM0_VERSION" = release4.2 ]; then
+	echo "== drift: a qubesd restart forgets rw=False (R4.2)"
+	dom0_server_restart
+else
+	echo "== a qubesd restart keeps rw=False ($DOM0_VERSION); drift made in qubes.xml"
+	dom0_server_restart
+	[ "$(verdict work)" = ephemeral ] && ok "work still ephemeral after the restart" || bad "work after restart: $(verdict work)"
+	dom0_xml_set_rw work
+fi
 [ "$(verdict work)" != ephemeral ] && ok "work drifted: $(verdict work)" || bad "work did not drift (fixture)"
 out=$(salt_apply "$SALT/pillar/qubes-ephemeral.sls" qubes-ephemeral.enable)
 [ "$(state qubes-ephemeral-enable-work "$out")" = "ran rc=0" ] && [ "$(verdict work)" = ephemeral ] &&

@@ -546,6 +546,8 @@ class Handler(socketserver.BaseRequestHandler):
                 out = call(meth, arg, dest, payload)
                 reply = b"0\0" + (out or "").encode()
             except QErr as e:
+                if e.typ in ("PermissionDenied", "ProtocolError"):
+                    return  # like qubesd: the connection is closed without a reply
                 reply = b"2\0" + e.typ.encode() + b"\0\0" + e.msg.encode() + b"\0"
         try:
             s.sendall(reply)

@@ -10,8 +10,18 @@ KT_CACHE=${KERNEL_TEST_CACHE:-$KT_REPO/tests/dom0/cache}
 KT_PKG=${VM_KERNEL_PKG:-linux-image-6.1.0-56-cloud-amd64}
 
 # -> KV KROOT (an extracted kernel package: boot/vmlinuz-KV, lib/modules/KV).
-# Reuses the QEMU harness' cache when it has one, else downloads into ours.
+# Reuses the QEMU harness' cache when it has one, else downloads into ours
+# (under a lock: two test scripts may fill the cache at once).
 kt_kernel() {
+	local lk rc
+	mkdir -p "$KT_CACHE"
+	exec {lk}>"$KT_CACHE/.kernel.lock"
+	flock "$lk"
+	_kt_kernel; rc=$?
+	exec {lk}>&-
+	return $rc
+}
+_kt_kernel() {
 	local kv=${KT_PKG#linux-image-} vm=$KT_REPO/tests/vm/cache d deb
 	for d in "$vm/kernel-$kv" "$KT_CACHE/kernel-$kv"; do
 		if [ -f "$d/root/boot/vmlinuz-$kv" ] && [ -d "$d/root/lib/modules/$kv" ]; then
