@@ -90,7 +90,7 @@ void lock_origins(struct ctx *c)
 	if (TEST_FAIL(c, FAIL_READONLY))
 		fatal("cannot set root origin /dev/%s read-only: injected failure "
 		      "(qubes.ephemeral.test.fail=readonly)", c->opt.disk_root);
-	if ((r = find_root_partition(c->opt.disk_root, part, sizeof(part))) < 0)
+	if ((r = find_root_partition(NULL, c->opt.disk_root, part, sizeof(part))) < 0)
 		fatal("cannot find the root partition on /dev/%s: %s", c->opt.disk_root, strerror(-r));
 	struct disk whole;
 	if ((r = disk_probe(&whole, c->opt.disk_root)) < 0 || (r = disk_force_readonly(&whole)) < 0)

@@ -86,20 +86,22 @@ int wait_disk(struct ctx *c, const char *name, unsigned timeout_s, bool required
 
 /* Qubes' rule: the partition named "Root filesystem", else partition 3 if it
  * exists, else the whole disk. */
-int find_root_partition(const char *disk, char *out, size_t outlen)
+int find_root_partition(const char *sysroot, const char *disk, char *out, size_t outlen)
 {
+	if (!sysroot)
+		sysroot = "";
 	char path[600], text[4096];
 	char third[300] = "";
 	DIR *d;
 	struct dirent *e;
 
-	snprintf(path, sizeof(path), "/sys/class/block/%s", disk);
+	snprintf(path, sizeof(path), "%s/sys/class/block/%s", sysroot, disk);
 	if (!(d = opendir(path)))
 		return -errno;
 	while ((e = readdir(d))) {
 		if (strncmp(e->d_name, disk, strlen(disk)) != 0 || !e->d_name[strlen(disk)])
 			continue;
-		snprintf(path, sizeof(path), "/sys/class/block/%s/%s/uevent", disk, e->d_name);
+		snprintf(path, sizeof(path), "%s/sys/class/block/%s/%s/uevent", sysroot, disk, e->d_name);
 		FILE *f = fopen(path, "re");
 		if (!f)
 			continue;

@@ -23,7 +23,6 @@
 #define RUN_DIR "/run/qubes-ephemeral"
 #define STATE_FILE RUN_DIR "/state"
 #define STATUS_TOOL RUN_DIR "/ephemeral-status"
-#define RUN_FSTAB RUN_DIR "/fstab"              /* bound over the new root's /etc/fstab */
 #define SYSROOT "/sysroot"
 #define MODULES_MNT "/.modules-disk"
 #define KEY_BYTES 64                       /* aes-xts with AES-256: 512 bits */
@@ -125,7 +124,8 @@ void modprobe_helper_restore(void);
 /* devices.c */
 int uevent_open(void);
 int wait_disk(struct ctx *c, const char *name, unsigned timeout_s, bool required);
-int find_root_partition(const char *disk, char *out, size_t outlen);
+/* sysroot: NULL at boot, a fake sysfs root in tests */
+int find_root_partition(const char *sysroot, const char *disk, char *out, size_t outlen);
 int disk_probe(struct disk *d, const char *name);
 int disk_force_readonly(struct disk *d);
 int read_head(const char *devname, uint8_t *buf, size_t len);

@@ -72,7 +72,7 @@ int stock_setup(struct ctx *c)
 	snprintf(c->private_.name, sizeof(c->private_.name), "%s", c->opt.disk_private);
 	if ((r = wait_disk(c, c->opt.disk_root, c->opt.timeout_s, true)) < 0)
 		return log_errno(r, "root disk /dev/%s did not appear", c->opt.disk_root);
-	if ((r = find_root_partition(c->opt.disk_root, part, sizeof(part))) < 0 ||
+	if ((r = find_root_partition(NULL, c->opt.disk_root, part, sizeof(part))) < 0 ||
 	    (r = disk_probe(&c->root, part)) < 0)
 		return log_errno(r, "cannot open the root partition of /dev/%s", c->opt.disk_root);
 	if ((r = wait_disk(c, c->opt.disk_volatile, c->opt.timeout_s, true)) < 0 ||

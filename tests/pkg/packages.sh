@@ -14,12 +14,17 @@ trap 'rm -rf "$T"' EXIT
 V=$(cat version) R=$(cat rel)
 OUT=$T/out
 
-echo "== version: one place (files version, rel)"
+echo "== version: one place (the file version; rel)"
 check "version is dotted numbers ($V), rel a number ($R)" 0 "" -- bash -c "grep -qxE '[0-9]+(\.[0-9]+)+' version && grep -qxE '[0-9]+' rel"
-tool_v=$(sed -n 's/^#define KERNEL_TOOL_VERSION "\(.*\)"$/\1/p' src/qvm-ephemeral/kernel.h)
-append_v=$(sed -n 's/^#define DEFAULT_VERSION "qubes-ephemeral \(.*\)"$/\1/p' src/initramfs-append/main.c)
-if [ "$tool_v" = "$V" ] && [ "$append_v" = "$V" ]; then ok "the tools' own version strings are $V"
-else bad "version $V, but KERNEL_TOOL_VERSION=$tool_v, initramfs-append DEFAULT_VERSION=$append_v"; fi
+# the built tools take it from there (the Makefile passes it as QE_VERSION):
+# initramfs-append's default version entry; the dom0 tool's variant version
+# is checked by tests/dom0/kernel.sh
+[ -x build/initramfs-append ] || make -s build/initramfs-append build/ephemeral-init >/dev/null
+mkdir -p "$T/vr" && echo x >"$T/vr/f" && (cd "$T/vr" && echo f | cpio -o -H newc --quiet >"$T/v.in")
+append_v=$(build/initramfs-append --init build/ephemeral-init "$T/v.in" "$T/v.out" >/dev/null 2>&1 &&
+	tr '\0' '\n' <"$T/v.out" | grep -a -A4 'usr/lib/qubes-ephemeral/version$' | grep -a -m1 '^qubes-ephemeral ')
+is "build/initramfs-append writes 'qubes-ephemeral $V' by default" "$append_v" "qubes-ephemeral $V"
+check "no version number written in the C sources" 1 "" -- grep -rnE '"(qubes-ephemeral )?[0-9]+\.[0-9]+"' src
 deb_v=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
 [ "$deb_v" = "$V-$R" ] && ok "debian/changelog is at $V-$R" || bad "debian/changelog is at $deb_v, not $V-$R"
 for s in packaging/rpm/*.spec.in; do
@@ -54,16 +59,19 @@ same_list "file list (mode, owner, path)" "\
 drwxr-xr-x root:root /usr/lib/qubes-ephemeral
 -rwxr-xr-x root:root /usr/lib/qubes-ephemeral/ephemeral-init
 -rwxr-xr-x root:root /usr/lib/qubes-ephemeral/initramfs-append
+-rw-r--r-- root:root /usr/share/licenses/qubes-ephemeral-dom0/LICENSE
+drwxr-xr-x root:root /usr/share/licenses/qubes-ephemeral-dom0
 -rw-r--r-- root:root /usr/lib/systemd/system/qvm-ephemeral-kernel-sync.path
 -rw-r--r-- root:root /usr/lib/systemd/system/qvm-ephemeral-kernel-sync.service
 -rw-r--r-- root:root /usr/lib/systemd/system/qvm-ephemeral-watch.service
 -rw-r--r-- root:root /usr/share/bash-completion/completions/qvm-ephemeral
 -rw-r--r-- root:root /usr/share/man/man1/qvm-ephemeral.1.gz" "$(rpm_files "$DOM0")"
-# the same files as `make install` (the man page compressed by rpm)
+# the same files as `make install` (the man page compressed by rpm; the
+# license file is the spec's %license)
 inst=$T/inst
 make -s install DESTDIR="$inst" PREFIX=/usr >/dev/null 2>&1
 same_list "files = make install DESTDIR=… PREFIX=/usr" "$(cd "$inst" && find . -type f | sed 's|^\.||; s|\.1$|.1.gz|')" \
-	"$(rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$DOM0" | grep -v '^d' | cut -d' ' -f2)"
+	"$(rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$DOM0" | grep -v '^d' | cut -d' ' -f2 | grep -v '^/usr/share/licenses/')"
 # unit files and completion byte for byte (rpm's sha256 digests)
 dig=$(rpm -qp --dump "$DOM0" | awk '{ print $1, $4 }')
 bytes_ok=yes
@@ -112,9 +120,11 @@ echo "== qubes-ephemeral-vm RPM (Fedora templates: dracut)"
 check "rpm -qip: Name qubes-ephemeral-vm, Version $V, Release $R, Architecture x86_64" 0 "" -- rpm_header "$VMRPM" qubes-ephemeral-vm
 drac=$(vm_layout "$ROOT" | grep ' /usr/lib/dracut/' | sed 's/ / root:root /')
 drac_dirs=$(cut -d' ' -f3 <<<"$drac" | dirs_of /usr/lib/dracut/modules.d | sed 's/^/drwxr-xr-x root:root /')
-same_list "file list: ephemeral-init + vm/dracut as /usr/lib/dracut/modules.d (no initramfs-tools)" "\
+same_list "file list: ephemeral-init + vm/dracut as /usr/lib/dracut/modules.d (no initramfs-tools), LICENSE" "\
 drwxr-xr-x root:root /usr/lib/qubes-ephemeral
 -rwxr-xr-x root:root /usr/lib/qubes-ephemeral/ephemeral-init
+drwxr-xr-x root:root /usr/share/licenses/qubes-ephemeral-vm
+-rw-r--r-- root:root /usr/share/licenses/qubes-ephemeral-vm/LICENSE
 $drac
 $drac_dirs" "$(rpm_files "$VMRPM")"
 check "Requires dracut, Recommends qubes-kernel-vm-support" 0 "" -- bash -c "rpm -qp --requires '$VMRPM' | grep -qx dracut && rpm -qp --recommends '$VMRPM' | grep -qx qubes-kernel-vm-support"

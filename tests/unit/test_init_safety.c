@@ -184,12 +184,60 @@ static void fatal_does_not_power_off_a_host(void **state)
 	assert_non_null(strstr(out, "not running from an initramfs"));
 }
 
+static void fake_part(const char *disk, const char *part, const char *uevent)
+{
+	char path[512], cmd[700];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/sys/class/block/%s/%s'", root, disk, part);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/sys/class/block/%s/%s/uevent", root, disk, part);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(uevent, f);
+	fclose(f);
+}
+
+/* Qubes' rule for the root origin, on a fake /sys/class/block */
+static void root_partition_by_name(void **state)
+{
+	(void)state;
+	char out[64];
+	fake_part("xvda", "xvda1", "MAJOR=202\nMINOR=1\nDEVNAME=xvda1\nDEVTYPE=partition\nPARTN=1\nPARTNAME=EFI System\n");
+	fake_part("xvda", "xvda2", "MAJOR=202\nMINOR=2\nDEVNAME=xvda2\nDEVTYPE=partition\nPARTN=2\nPARTNAME=Root filesystem\n");
+	fake_part("xvda", "xvda3", "MAJOR=202\nMINOR=3\nDEVNAME=xvda3\nDEVTYPE=partition\nPARTN=3\n");
+	fake_part("xvda", "queue", "");
+	assert_int_equal(find_root_partition(root, "xvda", out, sizeof(out)), 0);
+	assert_string_equal(out, "xvda2");
+}
+
+static void root_partition_third(void **state)
+{
+	(void)state;
+	char out[64];
+	fake_part("xvda", "xvda1", "DEVNAME=xvda1\nDEVTYPE=partition\nPARTN=1\n");
+	fake_part("xvda", "xvda3", "DEVNAME=xvda3\nDEVTYPE=partition\nPARTN=3\n");
+	assert_int_equal(find_root_partition(root, "xvda", out, sizeof(out)), 0);
+	assert_string_equal(out, "xvda3");
+}
+
+static void root_partition_whole_disk(void **state)
+{
+	(void)state;
+	char out[64];
+	fake_part("xvda", "queue", "");
+	assert_int_equal(find_root_partition(root, "xvda", out, sizeof(out)), 0);
+	assert_string_equal(out, "xvda");
+	assert_int_equal(find_root_partition(root, "xvdz", out, sizeof(out)), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(scrub_turned_on, make_root, remove_root),
 		cmocka_unit_test_setup_teardown(scrub_absent_without_xen, make_root, remove_root),
 		cmocka_unit_test_setup_teardown(scrub_refused, make_root, remove_root),
+		cmocka_unit_test_setup_teardown(root_partition_by_name, make_root, remove_root),
+		cmocka_unit_test_setup_teardown(root_partition_third, make_root, remove_root),
+		cmocka_unit_test_setup_teardown(root_partition_whole_disk, make_root, remove_root),
 		cmocka_unit_test(switch_root_refuses_a_real_root),
 		cmocka_unit_test(switch_root_empties_a_tmpfs),
 		cmocka_unit_test(fatal_does_not_power_off_a_host),
