@@ -49,7 +49,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 #   guest       the guest binary: musl, static, -Os, LTO, TEST_HOOKS=0
 #   guest-test  the same with the qubes.ephemeral.test.* options (tests/vm)
 #   host        the dom0 tool and initramfs-append (CFLAGS/CPPFLAGS/LDFLAGS)
-#   host-test   the dom0 tool with -DTEST_HOOKS=1 (test-only hooks)
+#   host-test   the dom0 tool with -DTEST_HOOKS=1 (test-only hooks), ASan + UBSan
 #   san         unit tests: host build with ASan + UBSan
 #   fuzz        clang, libFuzzer + ASan + UBSan
 #   cov         unit tests with gcov counters (make coverage)
@@ -80,7 +80,7 @@ endef
 $(eval $(call flavour,guest,$(GUEST_CC_FLAGS) -DTEST_HOOKS=0,| $(B)/musl-include,$(MUSL_CC)))
 $(eval $(call flavour,guest-test,$(GUEST_CC_FLAGS) -DTEST_HOOKS=1,| $(B)/musl-include,$(MUSL_CC)))
 $(eval $(call flavour,host,$(HOST_CC_FLAGS),,$(CC)))
-$(eval $(call flavour,host-test,$(HOST_CC_FLAGS) -DTEST_HOOKS=1,,$(CC)))
+$(eval $(call flavour,host-test,$(HOST_CC_FLAGS) $(SAN) -DTEST_HOOKS=1,,$(CC)))
 $(eval $(call flavour,san,$(SAN_CC_FLAGS),,$(CC)))
 $(eval $(call flavour,fuzz,$(FUZZ_CC_FLAGS),,$(CLANG)))
 $(eval $(call flavour,cov,$(COV_CC_FLAGS),,$(CC)))
@@ -121,15 +121,10 @@ $(B)/initramfs-append: $(call objs,host,$(APPEND_SRC) $(LIB_SRC))
 $(B)/qvm-ephemeral: $(call objs,host,$(QVM_SRC) $(LIB_SRC))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-# The dom0 tool with -DTEST_HOOKS=1 (test-only hooks). Never shipped.
+# The dom0 tool with -DTEST_HOOKS=1 (test-only hooks: TEST_ENV in qvm.h)
+# and ASan + UBSan: what tests/dom0 and tests/pkg run. Never shipped.
 $(B)/qvm-ephemeral-test: $(call objs,host-test,$(QVM_SRC) $(LIB_SRC))
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
-
-# Same tool with the test-only environment hooks (TEST_ENV in qvm.h) and
-# ASan + UBSan: what tests/dom0 and tests/pkg run. Never shipped.
-$(B)/qvm-ephemeral-test: $(QVM_SRC) $(QVM_HDR) $(LIB_SRC) $(LIB_HDR)
-	@mkdir -p $(B)
-	$(CC) $(HOST_CFLAGS) $(SAN) -DTEST_HOOKS=1 -Isrc/qvm-ephemeral -o $@ $(QVM_SRC) $(LIB_SRC)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(SAN) -o $@ $^
 
 # tests/vm: finds the volatile key in a guest memory dump by its fingerprint
 $(B)/keyscan: $(call objs,host,tests/vm/keyscan.c src/lib/sha256.c)
