@@ -187,7 +187,7 @@ struct tfile {
 
 struct scan {
 	const char *root;
-	bool all, scrub;
+	bool all, scrub, quiet;
 	struct qube_list qubes;
 	char **rec;             /* recorded named disposables */
 	size_t nrec;
@@ -673,7 +673,7 @@ static void print_notes(const struct scan *s, bool scrubbed)
 		lines += s->t[t].journal;
 	for (size_t i = 0; i < s->nf; i++)
 		kept |= s->f[i].lvm && s->f[i].existing[0];
-	if (qvm_quiet)
+	if (s->quiet)
 		return;
 	if (lines)
 		printf("note: journal lines are not removed: journal files are shared by every service,\n"
@@ -768,19 +768,17 @@ static int auto_scrub_set(const char *v)
 	return EXIT_OK;
 }
 
+static int traces_run(struct scan *s, char *const *names, size_t nnames);
+
 int trace_scrub_gone(const char *name)
 {
-	char a0[] = "traces", a1[] = "--scrub";
-	char *n = strdup(name);
-	if (!n)
-		return EXIT_FAIL;
-	char *argv[] = { a0, a1, n, NULL };
-	int quiet = qvm_quiet;
-	qvm_quiet = 1;
-	int rc = cmd_traces(3, argv);
-	qvm_quiet = quiet;
-	free(n);
-	return rc;
+	struct scan s = { .root = TEST_ENV("QVM_EPHEMERAL_DOM0_ROOT"), .scrub = true, .quiet = true };
+	char *names[] = { (char *)name };
+	if (!trace_valid_name(name))
+		return EXIT_USAGE;
+	if (!s.root)
+		s.root = "";
+	return traces_run(&s, names, 1);
 }
 
 int cmd_traces(int argc, char **argv)
@@ -829,9 +827,19 @@ int cmd_traces(int argc, char **argv)
 		free(names);
 		return EXIT_USAGE;
 	}
+	s.quiet = qvm_quiet;
+	rc = traces_run(&s, names, nnames);
+	free(names);
+	return rc;
+}
+
+/* traces for the parsed command line (or one gone disposable: watch) */
+static int traces_run(struct scan *sp, char *const *names, size_t nnames)
+{
+	struct scan s = *sp;
+	int rc = EXIT_OK;
 	if (qubes_list(&s.qubes) < 0) {
 		fprintf(stderr, "qvm-ephemeral: cannot tell which qubes exist: nothing listed\n");
-		free(names);
 		return EXIT_FAIL;
 	}
 	if (record_load(&s) < 0)
@@ -854,7 +862,7 @@ int cmd_traces(int argc, char **argv)
 		qsort(s.t, s.nt, sizeof(*s.t), cmp_target);
 	if (s.nf)
 		qsort(s.f, s.nf, sizeof(*s.f), cmp_file);
-	if (!s.nt && s.all && !qvm_quiet)
+	if (!s.nt && s.all && !s.quiet)
 		printf("no traces of gone disposables\n");
 	print_list(&s);
 	if (s.scrub && s.nt) {
@@ -876,7 +884,6 @@ out:
 	free(s.f);
 	free(s.t);
 	free(s.rec);
-	free(names);
 	qubes_free(&s.qubes);
 	return rc;
 }
