@@ -35,7 +35,10 @@ static int partition_volatile(struct ctx *c, unsigned second)
 	char path[128];
 	int r;
 
-	getrandom(&id, sizeof(id), 0);
+	/* the disk identifier only tells tables apart: a failure leaves it 0,
+	 * as on a table written without one */
+	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
+		id = 0;
 	if ((r = mbr_build_volatile(&m, c->volatile_.bytes / SECTOR_BYTES, STOCK_SWAP_SECTORS, second, id)) < 0) {
 		if (r == -ENOSPC)
 			log_info("volatile disk smaller than 1 GiB swap, cannot continue");

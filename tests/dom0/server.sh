@@ -6,7 +6,7 @@
 # Source it, then: dom0_server_start DIR [--many N]; dom0_server_stop;
 # dom0_server_restart (a qubesd restart: state reloaded from disk).
 # Sets QUBESD_SOCKET, FAKE_QUBESD_SOCKET (for the qrexec stand-ins),
-# QUBES_VM_KERNELS_DIR=DIR/vm-kernels (the linux-kernel pool; fill it before
+# DOM0_KERNELS_DIR=DIR/vm-kernels (the linux-kernel pool; fill it before
 # the start), DOM0_SERVER_LOG and DOM0_REAL (0 = fake, 1 = real) and
 # DOM0_VERSION (fake | master | release4.3 | release4.2).
 # A real server whose sources cannot be had: prints "SKIPPED: ..." and the
@@ -29,8 +29,9 @@ dom0_server_start() { # DIR [--many N]
 		_D0_DIR=$1; shift; _D0_ARGS=("$@")
 	fi
 	export QUBESD_SOCKET=$_D0_DIR/qubesd.sock FAKE_QUBESD_SOCKET=$_D0_DIR/qubesd.sock
-	export QUBES_VM_KERNELS_DIR=$_D0_DIR/vm-kernels DOM0_SERVER_LOG=$_D0_DIR/server.log
-	mkdir -p "$QUBES_VM_KERNELS_DIR"
+	# the tool asks the server for the linux-kernel pool's folder (admin.pool.Info)
+	export DOM0_KERNELS_DIR=$_D0_DIR/vm-kernels DOM0_SERVER_LOG=$_D0_DIR/server.log
+	mkdir -p "$DOM0_KERNELS_DIR"
 	if [ "$DOM0_REAL" = 1 ]; then
 		local up rc
 		up=$("$_D0_ROOT/tests/dom0/real-qubesd/get-upstream.sh" "$DOM0_VERSION"); rc=$?
@@ -42,7 +43,7 @@ dom0_server_start() { # DIR [--many N]
 		"$_D0_PY" "$_D0_ROOT/tests/dom0/real-qubesd/server.py" "$up" "$_D0_DIR" "$QUBESD_SOCKET" "${_D0_ARGS[@]}" \
 			>>"$DOM0_SERVER_LOG" 2>&1 &
 	else
-		local fa=(--kernels "$QUBES_VM_KERNELS_DIR" --log "$_D0_DIR/calls")
+		local fa=(--kernels "$DOM0_KERNELS_DIR" --log "$_D0_DIR/calls")
 		[ "${1:-}" = --many ] && fa+=(--many "$2")
 		[ "${_D0_ARGS[0]:-}" = --many ] && fa+=(--many "${_D0_ARGS[1]}")
 		"$_D0_PY" "$_D0_ROOT/tests/dom0/fake-qubesd/fake_qubesd.py" "$QUBESD_SOCKET" "$_D0_DIR/qubes.json" "${fa[@]}" \
