@@ -34,9 +34,11 @@ else bad "build from a copy without .git"; sed 's/^/     | /' <<<"$out"; summary
 VMRPM=$T/out/qubes-ephemeral-vm-$V-$R.x86_64.rpm
 DEB=$T/out/qubes-ephemeral-vm_$V-${R}_amd64.deb
 
-same_list "vm RPM: ephemeral-init, the dracut module with its folders owned, no initramfs-tools" "\
+same_list "vm RPM: ephemeral-init, the dracut module with its folders owned, no initramfs-tools, LICENSE" "\
 drwxr-xr-x root:root /usr/lib/qubes-ephemeral
 -rwxr-xr-x root:root /usr/lib/qubes-ephemeral/ephemeral-init
+drwxr-xr-x root:root /usr/share/licenses/qubes-ephemeral-vm
+-rw-r--r-- root:root /usr/share/licenses/qubes-ephemeral-vm/LICENSE
 drwxr-xr-x root:root /usr/lib/dracut/modules.d/90qubes-ephemeral
 drwxr-xr-x root:root /usr/lib/dracut/modules.d/90qubes-ephemeral/extra
 -rw-r--r-- root:root /usr/lib/dracut/modules.d/90qubes-ephemeral/extra/nested.conf

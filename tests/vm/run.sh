@@ -281,7 +281,7 @@ boot_vm() { # DIR CMDLINE
 run_scenario() {
 	local name=$1 dir log seed tok
 	scenario_config "$name"
-	[ -x "$S_INIT" ] || die "$S_INIT is missing: run 'make -C $VM_REPO all'"
+	[ -x "$S_INIT" ] || die "$S_INIT is missing: run 'make -C $VM_REPO all test-bins'"
 	private_template "$S_PRIV_BS" "$S_PRIV_MIB"
 
 	dir=$RUN_DIR/$name
