@@ -37,7 +37,7 @@ static int partition_volatile(struct ctx *c, unsigned second)
 
 	/* the disk identifier only tells tables apart: a failure leaves it 0,
 	 * as on a table written without one */
-	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
+	if (getrandom(&id, sizeof(id), 0) != (ssize_t)sizeof(id))
 		id = 0;
 	if ((r = mbr_build_volatile(&m, c->volatile_.bytes / SECTOR_BYTES, STOCK_SWAP_SECTORS, second, id)) < 0) {
 		if (r == -ENOSPC)
