@@ -23,8 +23,10 @@ for m in /proc /sys /dev /run; do
 	ismounted $m && say "api_mount $m=present"
 done
 say "userspace=yes"
+# Xen's balloon driver: does it wipe pages before giving them back? (Qubes' init sets 1)
+say "scrub_pages=$(cat /sys/devices/system/xen_memory/xen_memory0/scrub_pages 2>/dev/null || echo none)"
 
-seed='' hold='' exhaust='' discard='' dump=''
+seed='' hold='' exhaust='' discard='' dump='' balloon='' noscrub=''
 # shellcheck disable=SC2013  # words, not lines
 for w in $(cat /proc/cmdline); do
 	case $w in
@@ -33,6 +35,8 @@ for w in $(cat /proc/cmdline); do
 	qe.exhaust=1) exhaust=1 ;;  # write more than the pool holds
 	qe.discard=1) discard=1 ;;  # write 1 GiB, delete, fstrim: space must come back
 	qe.dump=1) dump=1 ;;   # wait while the host dumps guest memory
+	qe.balloon=*) balloon=${w#qe.balloon=} ;;  # tests/xen: free MIB of marker pages, wait to be ballooned
+	qe.scrub=0) noscrub=1 ;;  # tests/xen control: balloon scrubbing off again
 	esac
 done
 [ -n "$seed" ] || { say "error=no qe.seed on the command line"; off; }
@@ -59,7 +63,7 @@ swapon -a 2>/dev/null
 say "swaps=$(awk 'NR > 1 { printf "%s%s", s, $1; s = "," }' /proc/swaps)"
 
 # read-only state of the origins as the kernel sees them
-for d in vda vdb; do
+for d in vda vdb xvda xvdb; do
 	[ -r /sys/class/block/$d/ro ] && say "sys_ro_$d=$(cat /sys/class/block/$d/ro)"
 done
 
@@ -135,6 +139,21 @@ if [ -n "$dump" ]; then
 	# the scan's positive control: 64 known bytes left in guest memory (tmpfs)
 	printf 'QEMKEYCTL-%s%s' "$seed" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -c 64 >/run/qe-keyctl
 	say "dump_now=yes"
+	while :; do sleep 3600; done
+fi
+if [ -n "$balloon" ]; then
+	# tests/xen: marker pages written to tmpfs and freed (free pages keep
+	# their bytes: init_on_free=0), then dom0 balloons them out of us
+	sc=/sys/devices/system/xen_memory/xen_memory0/scrub_pages
+	[ -n "$noscrub" ] && echo 0 >$sc
+	mkdir -p /mnt/balloon
+	mount -t tmpfs -o size="$((balloon + 16))M" tmpfs /mnt/balloon
+	i=0
+	while [ $i -lt "$balloon" ]; do cat $m; i=$((i + 1)); done >/mnt/balloon/fill
+	say "balloon_fill_kib=$(du -k /mnt/balloon/fill | cut -f1)"
+	rm -f /mnt/balloon/fill
+	umount /mnt/balloon
+	say "scrub_pages_now=$(cat $sc 2>/dev/null || echo none) balloon_ready=yes"
 	while :; do sleep 3600; done
 fi
 say "done=yes"
