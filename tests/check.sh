@@ -42,7 +42,7 @@ echo "$out"; one fuzz $rc
 # dom0 tool tests (fixture kernel folders, fake qubesd), then the packages
 # (rpmbuild and dpkg-deb on Debian, lintian) and the Salt states: each
 # script under tests/dom0/ and tests/pkg/ ends with "N passed, N failed"
-for t in tests/dom0/*.sh tests/pkg/*.sh; do
+for t in tests/shipped-strings.sh tests/dom0/*.sh tests/pkg/*.sh; do
 	[ -x "$t" ] || continue
 	echo "== $t"
 	out=$("$t" 2>&1); echo "$out"

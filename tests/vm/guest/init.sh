@@ -26,7 +26,7 @@ say "userspace=yes"
 # Xen's balloon driver: does it wipe pages before giving them back? (Qubes' init sets 1)
 say "scrub_pages=$(cat /sys/devices/system/xen_memory/xen_memory0/scrub_pages 2>/dev/null || echo none)"
 
-seed='' hold='' exhaust='' discard='' dump='' balloon='' noscrub=''
+seed='' hold='' exhaust='' discard='' dump='' negative='' balloon='' noscrub=''
 # shellcheck disable=SC2013  # words, not lines
 for w in $(cat /proc/cmdline); do
 	case $w in
@@ -35,6 +35,7 @@ for w in $(cat /proc/cmdline); do
 	qe.exhaust=1) exhaust=1 ;;  # write more than the pool holds
 	qe.discard=1) discard=1 ;;  # write 1 GiB, delete, fstrim: space must come back
 	qe.dump=1) dump=1 ;;   # wait while the host dumps guest memory
+	qe.negative=1) negative=1 ;;  # make the stack not ephemeral on purpose: status must say so
 	qe.balloon=*) balloon=${w#qe.balloon=} ;;  # tests/xen: free MIB of marker pages, wait to be ballooned
 	qe.scrub=0) noscrub=1 ;;  # tests/xen control: balloon scrubbing off again
 	esac
@@ -110,6 +111,29 @@ if [ -x $st ]; then
 	say "status_rc=$rc"
 else
 	say "status_tool=absent"
+fi
+if [ -n "$negative" ]; then
+	# 1. the private origin made writable again (its own node: /dev/vdb names our copy)
+	mm=$(cat /sys/class/block/vdb/dev)
+	mknod /dev/qe-vdb b "${mm%:*}" "${mm#*:}"
+	blockdev --setrw /dev/qe-vdb
+	$st >/run/qe-neg.out 2>&1; rc=$?
+	grep '^verdict' /run/qe-neg.out | sed 's/^/STATUS: /'
+	say "neg_origin_rc=$rc"
+	blockdev --setro /dev/qe-vdb
+	# 2. a swap outside the encrypted volatile disk: a loop device over tmpfs
+	modprobe loop 2>/dev/null
+	dd if=/dev/zero of=/dev/shm/qe-plain-swap bs=1M count=8 2>/dev/null
+	if lo=$(losetup -f) && losetup "$lo" /dev/shm/qe-plain-swap && mkswap "$lo" >/dev/null && swapon "$lo"; then
+		$st >/run/qe-neg.out 2>&1; rc=$?
+		grep '^verdict' /run/qe-neg.out | sed 's/^/STATUS: /'
+		say "neg_swap_rc=$rc"
+		swapoff "$lo"; losetup -d "$lo"
+	else
+		say "neg_swap_rc=unavailable"
+	fi
+	rm -f /dev/shm/qe-plain-swap /dev/qe-vdb
+	$st >/dev/null 2>&1; say "neg_restored_rc=$?"
 fi
 # pool bytes in use, from the status tool's "pool:" line
 pool_used() { $st 2>/dev/null | sed -n 's/^pool: .*(\([0-9]*\) of [0-9]* bytes).*/\1/p'; }
