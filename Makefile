@@ -78,6 +78,11 @@ vm: all
 check: all $(UNIT_BIN)
 	@tests/check.sh $(UNIT_BIN)
 
+# tests/xen: real Xen nested under QEMU (root; downloads Debian's Xen packages once)
+.PHONY: check-xen
+check-xen: all
+	@tests/xen/run.sh all
+
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(B)/fuzz
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -DTEST_HOOKS=1 $(INC) -o $@ $< $(LIB_SRC)

@@ -19,7 +19,12 @@ XEN_PKGS=(xen-hypervisor-$XEN_VER-amd64 xen-utils-$XEN_VER xen-utils-common xens
 	libxenmisc$XEN_VER libxencall1 libxenevtchn1 libxenforeignmemory1 libxengnttab1 libxenstore4
 	libxentoollog1 libxendevicemodel1 libxenhypfs1 libxentoolcore1 libyajl2 libncurses6 libtinfo6
 	libc6 libgcc-s1 libuuid1 libext2fs2 libcom-err2 liblzma5 libzstd1 zlib1g bash util-linux
-	busybox-static "$XEN_DOM0_KPKG")
+	busybox-static "$XEN_DOM0_KPKG"
+	# HVM: the device model (qemu-system-i386 of qemu-system-xen), its libraries, SeaBIOS
+	qemu-system-xen seabios libfdt1 libglib2.0-0 libffi8 libpcre2-8-0 libmount1 libblkid1 libselinux1
+	libjpeg62-turbo libpixman-1-0 libspice-server1 liblz4-1 libopus0 libsasl2-2 libsasl2-modules-db libdb5.3
+	libssl3 libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 liborc-0.4-0 libdw1 libelf1 libunwind8 libcap2
+	libstdc++6 libusb-1.0-0 libudev1 libbz2-1.0)
 # dom0's modules (closure over modules.dep is added)
 XEN_DOM0_MODULES=(virtio_pci virtio_blk xen-blkback xen-gntdev xen-gntalloc xen-evtchn xenfs xen-privcmd)
 # the stand-in of Qubes' dracut initramfs carries the Xen block driver too (QUBES-FACTS.md)
@@ -86,7 +91,7 @@ _xen_dom0_build() { # OUT
 	for b in xl xenstored xenconsoled xen-init-dom0; do
 		ln -sf "/usr/lib/xen-$XEN_VER/bin/$b" "$st/usr/sbin/$b"
 	done
-	for b in usr/sbin/xl usr/bin/xenstore-read usr/bin/flock bin/bash; do
+	for b in usr/sbin/xl usr/bin/xenstore-read usr/bin/flock bin/bash usr/libexec/xen-qemu-system-i386; do
 		chroot "$st" "/$b" --help >/dev/null 2>"$tmp/ldd.err" ||
 			! grep -q 'error while loading' "$tmp/ldd.err" || die "dom0: /$b lacks a library: $(cat "$tmp/ldd.err")"
 	done

@@ -11,7 +11,7 @@
 # disk images afterwards. Each scenario ends with one line on stdout
 #   RESULT scenario=NAME marker_hits=N origins_unchanged=yes|no swap_used=yes|no ... pass=yes|no
 # in the format of tests/vm/run.sh, and the script ends with "N passed, N failed".
-# Environment: XEN_TIMEOUT=SECONDS bounds the whole Xen boot (default 900),
+# Environment: XEN_TIMEOUT=SECONDS bounds the whole Xen boot (default 1800),
 # XEN_KEEP=1 keeps the run's images, XEN_CACHE=DIR moves the cache.
 # See tests/xen/README.md.
 set -euo pipefail
@@ -19,13 +19,17 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 SCENARIOS=(xen-pv xen-pvh xen-hvm xen-pvh-stock xen-pvh-fault xen-balloon xen-balloon-control)
-XEN_TIMEOUT=${XEN_TIMEOUT:-900}
-DOMU_TIMEOUT=${DOMU_TIMEOUT:-300}
-DOMU_MEM=384
+XEN_TIMEOUT=${XEN_TIMEOUT:-1800}
+DOMU_TIMEOUT=${DOMU_TIMEOUT:-600}
+# two domains run side by side (balloon scenarios alone): 2 x 320 MiB + dom0's 512 fit in 1536
+DOMU_MEM=320 BALLOON_MEM=384
 # Xen's own command line: serial console, dom0 fixed at 512 MiB and one vCPU
 XEN_CMDLINE="console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 loglvl=warning guest_loglvl=warning noreboot"
 DOM0_CMDLINE="console=hvc0 earlyprintk=xen loglevel=3 mitigations=off${XEN_DOM0_EXTRA:+ $XEN_DOM0_EXTRA}"
 EPHEMERAL_OPTS="qubes.ephemeral=1"
+# test-only words for the guest script: 24 MiB through its 16 MiB cgroup is
+# enough to reach swap and saves a minute per PVH domain under TCG
+GUEST_OPTS="qe.swapfill=24"
 
 usage() {
 	echo "usage: $0 SCENARIO... | all | --list" >&2
@@ -35,13 +39,19 @@ usage() {
 
 # ---------------------------------------------------------------- scenarios
 # S_TYPE pv|pvh|hvm; S_OPTS kernelopts after the folder's common ones;
-# S_PRIV_MODE r|w; S_VOLATILE 1|0; S_BALLOON MiB (0: none); S_EXPECT words
+# S_ROOT_MODE, S_PRIV_MODE, S_MOD_MODE r|w (as dom0 attaches them); S_VOLATILE 1|0; S_BALLOON MiB (0: none); S_EXPECT words
 scenario_config() {
-	S_TYPE=pvh S_OPTS=$EPHEMERAL_OPTS S_PRIV_MODE=r S_VOLATILE=1 S_BALLOON=0
+	S_TYPE=pvh S_OPTS=$EPHEMERAL_OPTS S_ROOT_MODE=r S_PRIV_MODE=r S_MOD_MODE=r S_VOLATILE=1 S_BALLOON=0
 	case $1 in
 	xen-pv) S_TYPE=pv; S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
 	xen-pvh) S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
-	xen-hvm) S_TYPE=hvm; S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
+	xen-hvm)
+		# upstream libxl emulates an HVM's xvd* as IDE too and refuses read-only
+		# IDE disks: root, private and modules go in writable, the init must
+		# make root and private read-only itself (BLKROSET) and mount modules
+		# read-only, and "unchanged" checks that nothing was written
+		S_TYPE=hvm S_ROOT_MODE=w S_PRIV_MODE=w S_MOD_MODE=w
+		S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
 	xen-pvh-stock)
 		# no qubes.ephemeral: the stock behaviour, private writable as Qubes attaches it
 		S_OPTS="" S_PRIV_MODE=w
@@ -124,9 +134,10 @@ write_cfg() { # NAME TYPE KERNEL RAMDISK CMDLINE MEM DISK...
 		echo 'on_reboot = "destroy"'
 		echo 'on_crash = "destroy"'
 		if [ "$type" = hvm ]; then
-			echo 'serial = "pty"'
-			echo 'vga = "none"'
 			echo 'device_model_version = "qemu-xen"'
+			echo 'vnc = 0'
+			echo 'sdl = 0'
+			echo 'serial = "none"'
 		fi
 		printf 'disk = ['
 		# "phy:DEV,VDEV,MODE" in the long form, with the dom0's hotplug script
@@ -146,25 +157,29 @@ plan_scenario() { # NAME
 	mkdir -p "$d"
 	cp --sparse=always "$PRIVATE_TEMPLATE" "$d/private.img"
 	add_disk "$d/private.img"; priv=$DEV
-	disks=("phy:/dev/vda,xvda,r" "phy:/dev/$priv,xvdb,$S_PRIV_MODE")
+	disks=("phy:/dev/vda,xvda,$S_ROOT_MODE" "phy:/dev/$priv,xvdb,$S_PRIV_MODE")
 	if [ "$S_VOLATILE" = 1 ]; then
 		truncate -s 2G "$d/volatile.img"
 		add_disk "$d/volatile.img"; vol=$DEV
 		disks+=("phy:/dev/$vol,xvdc,w")
 	fi
-	disks+=("phy:/dev/vdb,xvdd,r")
+	disks+=("phy:/dev/vdb,xvdd,$S_MOD_MODE")
 	seed=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 	echo "$seed" >"$d/seed"
 	sha256sum <"$d/private.img" | cut -d' ' -f1 >"$d/private.sha0"
 	# what qubesd gives: the folder's default-kernelopts-common.txt, then kernelopts
-	cmd="$(tr -d '\n' <"$KFOLDER/default-kernelopts-common.txt" | sed 's/ *$//')${S_OPTS:+ $S_OPTS} qe.seed=$seed"
+	cmd="$(tr -d '\n' <"$KFOLDER/default-kernelopts-common.txt" | sed 's/ *$//')${S_OPTS:+ $S_OPTS} $GUEST_OPTS qe.seed=$seed"
 	[ "$S_BALLOON" -gt 0 ] && cmd="$cmd qe.balloon=$S_BALLOON"
 	echo "$cmd" >"$d/cmdline"
 	local rd=/qe/k/initramfs
 	[ "$S_TYPE" = hvm ] && rd=/qe/k/hvm-initramfs
-	write_cfg "$name" "$S_TYPE" /qe/k/vmlinuz "$rd" "$cmd" "$DOMU_MEM" "${disks[@]}"
+	local mem=$DOMU_MEM
+	[ "$S_BALLOON" -gt 0 ] && mem=$BALLOON_MEM
+	write_cfg "$name" "$S_TYPE" /qe/k/vmlinuz "$rd" "$cmd" "$mem" "${disks[@]}"
 	local scan="/dev/vda /dev/vdb /dev/$priv${vol:+ /dev/$vol}"
+	# each scenario is a function of the plan; run_plan decides what runs side by side
 	{
+		echo "sc_${name//-/_}() {"
 		echo "say \"scenario=$name start\""
 		if [ "$S_BALLOON" -gt 0 ]; then
 			write_cfg "$name-probe" pv /qe/k/vmlinuz /qe/probe.initrd \
@@ -180,7 +195,19 @@ plan_scenario() { # NAME
 		fi
 		echo "qe_console $name"
 		echo "qe_scan $name $seed $scan"
+		echo "}"
 	} >>"$PLAN_DIR/qe/plan.sh"
+	if [ "$S_BALLOON" -gt 0 ]; then PLAN_ALONE+=("sc_${name//-/_}"); else PLAN_PAIRED+=("sc_${name//-/_}"); fi
+}
+
+# Two ordinary scenarios at a time; balloon ones alone (another domain being
+# built would take the frames the probe must get).
+run_plan() {
+	local i
+	for ((i = 0; i < ${#PLAN_PAIRED[@]}; i += 2)); do
+		echo "${PLAN_PAIRED[i]} &${PLAN_PAIRED[i + 1]:+ ${PLAN_PAIRED[i + 1]} &} wait"
+	done
+	for i in "${PLAN_ALONE[@]}"; do echo "$i"; done
 }
 
 # ---------------------------------------------------------------- results
@@ -292,7 +319,7 @@ mkdir -p "$XEN_CACHE/runs"
 { ls -1dt "$XEN_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +10 | xargs -r rm -rf
 RUN_DIR=$(mktemp -d "$XEN_CACHE/runs/$(date +%Y%m%d-%H%M%S).XXXX")
 PLAN_DIR=$RUN_DIR/plan
-cleanup() { [ -n "${QPID:-}" ] && kill "$QPID" 2>/dev/null; rm -rf "$PLAN_DIR"; }
+cleanup() { rm -rf "$PLAN_DIR"; }
 trap cleanup EXIT
 mkdir -p "$PLAN_DIR/qe/k" "$PLAN_DIR/usr/bin"
 
@@ -314,7 +341,9 @@ add_disk "$MODULES"
 ROOT_SHA=$(sha256sum <"$ROOT_IMG" | cut -d' ' -f1)
 MOD_SHA=$(sha256sum <"$MODULES" | cut -d' ' -f1)
 : >"$PLAN_DIR/qe/plan.sh"
+PLAN_PAIRED=() PLAN_ALONE=()
 for s in "${want[@]}"; do plan_scenario "$s"; done
+run_plan >>"$PLAN_DIR/qe/plan.sh"
 
 # dom0's initramfs for this run: the cached one + this run's plan (uncompressed)
 cp "$DOM0_INITRD" "$RUN_DIR/dom0.initrd"

@@ -26,7 +26,7 @@ say "userspace=yes"
 # Xen's balloon driver: does it wipe pages before giving them back? (Qubes' init sets 1)
 say "scrub_pages=$(cat /sys/devices/system/xen_memory/xen_memory0/scrub_pages 2>/dev/null || echo none)"
 
-seed='' hold='' exhaust='' discard='' dump='' negative='' balloon='' noscrub=''
+seed='' hold='' exhaust='' discard='' dump='' negative='' balloon='' noscrub='' swapfill=64
 # shellcheck disable=SC2013  # words, not lines
 for w in $(cat /proc/cmdline); do
 	case $w in
@@ -38,6 +38,7 @@ for w in $(cat /proc/cmdline); do
 	qe.negative=1) negative=1 ;;  # make the stack not ephemeral on purpose: status must say so
 	qe.balloon=*) balloon=${w#qe.balloon=} ;;  # tests/xen: free MIB of marker pages, wait to be ballooned
 	qe.scrub=0) noscrub=1 ;;  # tests/xen control: balloon scrubbing off again
+	qe.swapfill=*) swapfill=${w#qe.swapfill=} ;;  # MiB written through the 16 MiB cgroup (default 64)
 	esac
 done
 [ -n "$seed" ] || { say "error=no qe.seed on the command line"; off; }
@@ -92,7 +93,7 @@ mkdir -p /sys/fs/cgroup/qefill
 if echo 16777216 >/sys/fs/cgroup/qefill/memory.high; then
 	mount -t tmpfs -o size=128M tmpfs /mnt/swapfill
 	sh -c 'echo $$ >/sys/fs/cgroup/qefill/cgroup.procs || exit 1
-		i=0; while [ $i -lt 64 ]; do cat /run/qe-marker; i=$((i + 1)); done >/mnt/swapfill/fill' ||
+		i=0; while [ $i -lt "$1" ]; do cat /run/qe-marker; i=$((i + 1)); done >/mnt/swapfill/fill' sh "$swapfill" ||
 		say "error=swap push failed"
 else
 	say "error=no memory controller (memory.high)"
