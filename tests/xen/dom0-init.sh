@@ -42,8 +42,17 @@ i=0
 while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
 say "dom0_ready=yes uptime=$(cut -d' ' -f1 /proc/uptime) disks=$(ls /sys/block | grep -c '^vd')"
 
-# A domain's state: running/blocked/... or "gone".
-dom_state() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print ($5 == "" ? "?" : $5) }' | grep . || echo gone; }
+# "gone" when NAME is not a domain any more (3 looks in a row: an `xl list`
+# can fail while another domain is being built side by side), else "here".
+dom_state() {
+	local n=0
+	while ! xl domid "$1" >/dev/null 2>&1; do
+		n=$((n + 1))
+		[ $n -ge 3 ] && { echo gone; return; }
+		sleep 1
+	done
+	echo here
+}
 
 # Starts NAME from CFG and waits until it is gone (or TIMEOUT s: destroyed).
 # With a TEXT, returns as soon as the domain's console shows it (it keeps running).
@@ -51,7 +60,7 @@ dom_state() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print ($5 == "" ? "?" : 
 qe_run() { # NAME CFG TIMEOUT [TEXT]
 	local name=$1 cfg=$2 tmo=$3 text=$4 t0 t1 t2 rc=0 to=no log=/var/log/xen/console/guest-$1.log
 	t0=$(date +%s)
-	xl -v create "$cfg" >/var/log/xen/xl-"$name".log 2>&1 || rc=$?
+	xl -v create "$cfg" >/var/log/xen/create-"$name".log 2>&1 || rc=$?
 	t1=$(date +%s)
 	while :; do
 		if [ -n "$text" ] && grep -q "$text" "$log" 2>/dev/null; then break; fi
@@ -65,9 +74,9 @@ qe_run() { # NAME CFG TIMEOUT [TEXT]
 	done
 	t2=$(date +%s)
 	say "$name create_rc=$rc start_s=$((t1 - t0)) run_s=$((t2 - t1)) timeout=$to" \
-		"inflate_errors=$(grep -c 'inflate failed' /var/log/xen/xl-"$name".log)"
+		"inflate_errors=$(grep -c 'inflate failed' /var/log/xen/create-"$name".log)"
 	if [ "$rc" != 0 ]; then
-		sed "s/^/XEN $name xl: /" /var/log/xen/xl-"$name".log | tail -20
+		sed "s/^/XEN $name xl: /" /var/log/xen/create-"$name".log | tail -20
 		grep -v "^++++" /var/log/xen/xen-hotplug.log 2>/dev/null | sed "s/^/XEN hotplug: /" | tail -400
 		sed "s/^/XEN trace: /" /var/log/xen/block-trace.log 2>/dev/null | tail -60
 	fi
