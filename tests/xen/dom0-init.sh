@@ -79,6 +79,7 @@ qe_run() { # NAME CFG TIMEOUT [TEXT]
 		sed "s/^/XEN $name xl: /" /var/log/xen/create-"$name".log | tail -20
 		grep -v "^++++" /var/log/xen/xen-hotplug.log 2>/dev/null | sed "s/^/XEN hotplug: /" | tail -400
 		sed "s/^/XEN trace: /" /var/log/xen/block-trace.log 2>/dev/null | tail -60
+		sed "s/^/XEN $name qemu-dm: /" /var/log/xen/qemu-dm-"$name".log 2>/dev/null | tail -20
 	fi
 }
 
