@@ -266,11 +266,11 @@ report_scenario() { # NAME
 		echo "== $name ($S_TYPE): marker copies root=$h_root private=$h_priv volatile=$h_vol modules=$h_mod; dom0's scan: $dom0_line"
 		grep -F "$g" "$CONSOLE" | tr -d '\r' | grep -E 'GUEST (userspace|scrub|swap_used|status_rc|done|balloon|markers)|qubes-ephemeral|STATUS:' | sed 's/^/   | /' || true
 		grep -E "^XEN $name(-probe)? " "$CONSOLE" | tr -d '\r' | sed 's/^/   | /' || true
-		[ "$S_BALLOON" -gt 0 ] && grep -F "G:$name-probe: PROBE" "$CONSOLE" | tr -d '\r' | sed 's/^/   | /'
+		[ "$S_BALLOON" -gt 0 ] && grep -F "G:$name-probe: PROBE" "$CONSOLE" | tr -d '\r' | sed 's/^/   | /' || true
 		if [ $pass = no ]; then
 			printf '   FAILED: %s\n' "${FAILS[@]}"
 			echo "   --- last 30 console lines of $name"
-			grep -F "$g" "$CONSOLE" | tail -n 30 | tr -d '\r' | sed 's/^/   /'
+			grep -F "$g" "$CONSOLE" | tail -n 30 | tr -d '\r' | sed 's/^/   /' || true
 		fi
 	} >&2
 	[ $pass = yes ] && PASSED=$((PASSED + 1)) || FAILED+=("$name")
