@@ -1,5 +1,6 @@
 /* initramfs-append: IN, zero padding to 512 bytes, then an uncompressed
- * newc cpio with our /init (and a few more files) -> OUT.
+ * newc cpio with our /init (and a few more files) -> OUT. A gzip'ed IN gets
+ * an empty uncompressed cpio in front (the lead, see cpio.h).
  *
  * The kernel unpacks concatenated archives in order and later files replace
  * earlier ones, so the distribution's initramfs stays as it is and only
@@ -260,7 +261,8 @@ static int write_archive(FILE *f, const struct entry *e, size_t n)
 	return r;
 }
 
-/* Copies IN to f and pads with zeros to 512; checks the magic on the way. */
+/* Copies IN to f (behind the lead archive when IN is gzip'ed) and pads with
+ * zeros to 512; checks the magic on the way. */
 static int copy_in(const char *in, FILE *f)
 {
 	static const char zeros[512];
@@ -278,6 +280,14 @@ static int copy_in(const char *in, FILE *f)
 				 "(no cpio or known compression magic)");
 			r = -EINVAL;
 			break;
+		}
+		if (total == 0 && cpio_lead_needed(buf, n)) {
+			unsigned char lead[CPIO_LEAD_SIZE];   /* see cpio.h: Xen's gunzip */
+			cpio_lead(lead);
+			if (fwrite(lead, 1, sizeof(lead), f) != sizeof(lead)) {
+				r = log_errno(neg_errno(), "cannot write OUT");
+				break;
+			}
 		}
 		if (fwrite(buf, 1, n, f) != n) {
 			r = log_errno(neg_errno(), "cannot write OUT");

@@ -138,3 +138,32 @@ int cpio_finish(struct cpio_writer *w)
 		return io_error(w);
 	return 0;
 }
+
+bool cpio_lead_needed(const void *head, size_t n)
+{
+	return n >= 2 && memcmp(head, "\x1f\x8b", 2) == 0;
+}
+
+void cpio_lead(unsigned char out[CPIO_LEAD_SIZE])
+{
+	static const char name[] = TRAILER;
+	struct cpio_newc_header h;
+
+	memset(out, 0, CPIO_LEAD_SIZE);
+	memcpy(h.magic, "070701", sizeof(h.magic));
+	hex8(h.ino, 0);
+	hex8(h.mode, 0);
+	hex8(h.uid, 0);
+	hex8(h.gid, 0);
+	hex8(h.nlink, 1);
+	hex8(h.mtime, 0);
+	hex8(h.filesize, 0);
+	hex8(h.devmajor, 0);
+	hex8(h.devminor, 0);
+	hex8(h.rdevmajor, 0);
+	hex8(h.rdevminor, 0);
+	hex8(h.namesize, sizeof(name));
+	hex8(h.check, 0);
+	memcpy(out, &h, sizeof(h));
+	memcpy(out + sizeof(h), name, sizeof(name));
+}

@@ -2,6 +2,7 @@
  * (magic 070701, ASCII hex header fields, name and data padded to 4 bytes). */
 #pragma once
 #include <assert.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,3 +44,16 @@ int cpio_add_file(struct cpio_writer *w, const char *name, unsigned mode,
 int cpio_add_symlink(struct cpio_writer *w, const char *name, const char *target);
 /* Writes the TRAILER!!! entry and pads the archive to a multiple of 512 bytes. */
 int cpio_finish(struct cpio_writer *w);
+
+/* The lead archive. Xen's domain builder gunzips an initramfs that starts
+ * with gzip magic and takes its last 4 bytes as the unpacked size: with our
+ * archive appended that is wrong, and it logs "xc_dom_do_gunzip: inflate
+ * failed" at every domain start (then loads the file as is). An initramfs
+ * that starts with an uncompressed cpio (as Qubes' own with early microcode)
+ * is loaded as is without a word. So an appender writes, when
+ * cpio_lead_needed(first bytes of IN): the lead, IN, zeros to 512, ours.
+ * The lead is an empty newc archive (only its trailer), zero-padded to
+ * CPIO_LEAD_SIZE: the kernel unpacks it to nothing and skips the zeros. */
+#define CPIO_LEAD_SIZE 512
+bool cpio_lead_needed(const void *head, size_t n);
+void cpio_lead(unsigned char out[CPIO_LEAD_SIZE]);

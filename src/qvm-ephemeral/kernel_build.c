@@ -192,7 +192,38 @@ static int our_cpio(const struct kctx *c, char **buf, size_t *len)
 	return r;
 }
 
-/* tmp/initramfs = original bytes, zeros to 512, our cpio. */
+/* tmp/initramfs = the lead archive when the original is gzip'ed (see
+ * cpio.h: Xen's gunzip), then the original's bytes. */
+static int copy_original(int srcfd, int dirfd, mode_t mode)
+{
+	unsigned char buf[65536];
+	off_t off = 0;
+	ssize_t n = pread(srcfd, buf, 2, 0);
+	int r = 0, fd;
+
+	if (n < 0)
+		return -errno;
+	if (!cpio_lead_needed(buf, (size_t)n))
+		return kio_copy(srcfd, dirfd, "initramfs", mode);
+	if ((fd = openat(dirfd, "initramfs", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)) < 0)
+		return -errno;
+	cpio_lead(buf);
+	r = kio_write_all(fd, buf, CPIO_LEAD_SIZE);
+	while (r == 0 && (n = pread(srcfd, buf, sizeof(buf), off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = -errno;
+		else if ((r = kio_write_all(fd, buf, (size_t)n)) == 0)
+			off += n;
+	}
+	if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* tmp/initramfs = [lead], original bytes, zeros to 512, our cpio. */
 static int write_initramfs(struct build *b, int srcfd, mode_t mode, uint64_t *cpio_offset)
 {
 	static const char zeros[512];
@@ -201,7 +232,7 @@ static int write_initramfs(struct build *b, int srcfd, mode_t mode, uint64_t *cp
 	size_t cpio_len;
 	int r, fd;
 
-	if ((r = kio_copy(srcfd, b->tmpfd, "initramfs", mode)) < 0)
+	if ((r = copy_original(srcfd, b->tmpfd, mode)) < 0)
 		return log_errno(r, "cannot copy %s/initramfs", b->ver);
 	if ((fd = openat(b->tmpfd, "initramfs", O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
 		return log_errno(-errno, "cannot open the new initramfs");

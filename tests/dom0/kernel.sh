@@ -41,13 +41,23 @@ WANT_VERSION="qubes-ephemeral $(cat "$ROOT/version") init-sha256=$INIT_SHA"
 
 # Checks a variant against its original; extracts what the kernel would.
 check_variant() { # NAME
-	local o=$K/$1 v=$K/$1-ephemeral x=$T/x.$1 osize off
+	local o=$K/$1 v=$K/$1-ephemeral x=$T/x.$1 osize off lead=0
 	rm -rf "$x" && mkdir -p "$x/ours"
 	osize=$(stat -c %s "$o/initramfs")
-	off=$(( (osize + 511) / 512 * 512 ))
-	cmp -s -n "$osize" "$o/initramfs" "$v/initramfs" && ok "$1: variant initramfs starts with the original bytes" ||
-		bad "$1: variant initramfs does not start with the original bytes"
-	is "$1: zero padding to 512" "$(tail -c +$((osize + 1)) "$v/initramfs" | head -c $((off - osize)) | tr -d '\0' | wc -c)" 0
+	# a gzip'ed original gets the lead (an empty uncompressed cpio, 512
+	# bytes) in front, so Xen's domain builder does not try to gunzip it
+	if [ "$(head -c 2 "$o/initramfs" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
+		lead=512
+		is "$1: lead = an empty cpio (trailer only), padded to 512" \
+			"$(head -c 512 "$v/initramfs" | cpio -it 2>&1 | tr '\n' ' ')" "1 block "
+		is "$1: Xen sees no gzip magic at the start" "$(head -c 6 "$v/initramfs")" 070701
+	else
+		is "$1: no lead before a non-gzip original" "$(head -c 2 "$v/initramfs" | od -An -tx1)" "$(head -c 2 "$o/initramfs" | od -An -tx1)"
+	fi
+	off=$(( lead + (osize + 511) / 512 * 512 ))
+	cmp -s -n "$osize" "$o/initramfs" <(tail -c +$((lead + 1)) "$v/initramfs") && ok "$1: variant initramfs holds the original bytes (after the lead: $lead)" ||
+		bad "$1: variant initramfs does not hold the original bytes after $lead"
+	is "$1: zero padding to 512" "$(tail -c +$((lead + osize + 1)) "$v/initramfs" | head -c $((off - lead - osize)) | tr -d '\0' | wc -c)" 0
 	# our archive: the last one, holding /init = ephemeral-init and the version
 	tail -c +$((off + 1)) "$v/initramfs" >"$x/tail"
 	(cd "$x/ours" && cpio -id --quiet <"$x/tail") 2>/dev/null

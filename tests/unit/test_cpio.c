@@ -267,6 +267,36 @@ static void write_errors(void **state)
 	fclose(f);
 }
 
+/* The lead (see cpio.h): an empty archive, byte for byte what the writer
+ * makes of no entries, 512 bytes; asked for before gzip only. */
+static void lead(void **state)
+{
+	(void)state;
+	struct mem m;
+	struct cpio_writer w;
+	unsigned char l[CPIO_LEAD_SIZE];
+
+	memset(l, 0xaa, sizeof(l));
+	cpio_lead(l);
+	mem_open(&m, &w);
+	assert_int_equal(cpio_finish(&w), 0);
+	fclose(m.f);
+	assert_int_equal(m.len, CPIO_LEAD_SIZE);
+	assert_memory_equal(l, m.buf, CPIO_LEAD_SIZE);
+	assert_memory_equal(l, "070701", 6);
+	assert_memory_equal(l + 110, "TRAILER!!!", 11);
+	for (size_t i = 124; i < CPIO_LEAD_SIZE; i++)
+		assert_int_equal(l[i], 0);
+	free(m.buf);
+
+	assert_true(cpio_lead_needed("\x1f\x8b\x08\x00", 4));
+	assert_false(cpio_lead_needed("\x1f", 1));
+	assert_false(cpio_lead_needed("070701", 6));
+	assert_false(cpio_lead_needed("\x28\xb5\x2f\xfd", 4));    /* zstd: Xen leaves it alone */
+	assert_false(cpio_lead_needed("\xfd" "7zXZ", 5));
+	assert_false(cpio_lead_needed("", 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +305,7 @@ int main(void)
 		cmocka_unit_test(reproducible),
 		cmocka_unit_test(bad_arguments_stick),
 		cmocka_unit_test(write_errors),
+		cmocka_unit_test(lead),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,7 +87,7 @@ kt_kernel_folder() { # KDIR NAME VMLINUZ INITRD MODDIR [EXTRA_MIB]
 	mkdir -p "$k"
 	cp "$3" "$k/vmlinuz"
 	cp "$4" "$k/initramfs"
-	echo "root=/dev/mapper/dmroot ro nomodeset console=hvc0 rd_NO_PLYMOUTH rd.plymouth.enable=0 plymouth.enable=0 " \
+	echo "root=/dev/mapper/dmroot ro nomodeset console=hvc0 rd_NO_PLYMOUTH rd.plymouth.enable=0 plymouth.enable=0 xen_scrub_pages=0 " \
 		>"$k/default-kernelopts-common.txt"
 	: >"$k/memory-hotplug-supported"
 	cp -a "$5" "$top/$KV"

@@ -23,8 +23,10 @@ for m in /proc /sys /dev /run; do
 	ismounted $m && say "api_mount $m=present"
 done
 say "userspace=yes"
+# Xen's balloon driver: does it wipe pages before giving them back? (Qubes' init sets 1)
+say "scrub_pages=$(cat /sys/devices/system/xen_memory/xen_memory0/scrub_pages 2>/dev/null || echo none)"
 
-seed='' hold='' exhaust='' discard='' dump='' negative=''
+seed='' hold='' exhaust='' discard='' dump='' negative='' balloon='' noscrub='' swapfill=64
 # shellcheck disable=SC2013  # words, not lines
 for w in $(cat /proc/cmdline); do
 	case $w in
@@ -34,6 +36,9 @@ for w in $(cat /proc/cmdline); do
 	qe.discard=1) discard=1 ;;  # write 1 GiB, delete, fstrim: space must come back
 	qe.dump=1) dump=1 ;;   # wait while the host dumps guest memory
 	qe.negative=1) negative=1 ;;  # make the stack not ephemeral on purpose: status must say so
+	qe.balloon=*) balloon=${w#qe.balloon=} ;;  # tests/xen: free MIB of marker pages, wait to be ballooned
+	qe.scrub=0) noscrub=1 ;;  # tests/xen control: balloon scrubbing off again
+	qe.swapfill=*) swapfill=${w#qe.swapfill=} ;;  # MiB written through the 16 MiB cgroup (default 64)
 	esac
 done
 [ -n "$seed" ] || { say "error=no qe.seed on the command line"; off; }
@@ -60,7 +65,7 @@ swapon -a 2>/dev/null
 say "swaps=$(awk 'NR > 1 { printf "%s%s", s, $1; s = "," }' /proc/swaps)"
 
 # read-only state of the origins as the kernel sees them
-for d in vda vdb; do
+for d in vda vdb xvda xvdb; do
 	[ -r /sys/class/block/$d/ro ] && say "sys_ro_$d=$(cat /sys/class/block/$d/ro)"
 done
 
@@ -96,7 +101,7 @@ mkdir -p /sys/fs/cgroup/qefill
 if echo 16777216 >/sys/fs/cgroup/qefill/memory.high; then
 	mount -t tmpfs -o size=128M tmpfs /mnt/swapfill
 	sh -c 'echo $$ >/sys/fs/cgroup/qefill/cgroup.procs || exit 1
-		i=0; while [ $i -lt 64 ]; do cat /run/qe-marker; i=$((i + 1)); done >/mnt/swapfill/fill' ||
+		i=0; while [ $i -lt "$1" ]; do cat /run/qe-marker; i=$((i + 1)); done >/mnt/swapfill/fill' sh "$swapfill" ||
 		say "error=swap push failed"
 else
 	say "error=no memory controller (memory.high)"
@@ -167,6 +172,21 @@ if [ -n "$dump" ]; then
 	# the scan's positive control: 64 known bytes left in guest memory (tmpfs)
 	printf 'QEMKEYCTL-%s%s' "$seed" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -c 64 >/run/qe-keyctl
 	say "dump_now=yes"
+	while :; do sleep 3600; done
+fi
+if [ -n "$balloon" ]; then
+	# tests/xen: marker pages written to tmpfs and freed (free pages keep
+	# their bytes: init_on_free=0), then dom0 balloons them out of us
+	sc=/sys/devices/system/xen_memory/xen_memory0/scrub_pages
+	[ -n "$noscrub" ] && echo 0 >$sc
+	mkdir -p /mnt/balloon
+	mount -t tmpfs -o size="$((balloon + 16))M" tmpfs /mnt/balloon
+	i=0
+	while [ $i -lt "$balloon" ]; do cat $m; i=$((i + 1)); done >/mnt/balloon/fill
+	say "balloon_fill_kib=$(du -k /mnt/balloon/fill | cut -f1)"
+	rm -f /mnt/balloon/fill
+	umount /mnt/balloon
+	say "scrub_pages_now=$(cat $sc 2>/dev/null || echo none) balloon_ready=yes"
 	while :; do sleep 3600; done
 fi
 say "done=yes"

@@ -1,0 +1,380 @@
+#!/bin/bash
+# tests/xen/run.sh: ephemeral qubes under real Xen (nested under QEMU TCG).
+#
+#   tests/xen/run.sh SCENARIO...   run these scenarios (in one Xen boot)
+#   tests/xen/run.sh all           run every scenario
+#   tests/xen/run.sh --list        print every scenario name, one per line
+#
+# Boots Debian's Xen with a minimal dom0 made from Debian packages; dom0
+# starts Qubes-shaped domains with `xl` from a kernel folder made by
+# `qvm-ephemeral kernel add`, scans their disks, and the host scans the same
+# disk images afterwards. Each scenario ends with one line on stdout
+#   RESULT scenario=NAME marker_hits=N origins_unchanged=yes|no swap_used=yes|no ... pass=yes|no
+# in the format of tests/vm/run.sh, and the script ends with "N passed, N failed".
+# Environment: XEN_TIMEOUT=SECONDS bounds the whole Xen boot (default 1800),
+# XEN_KEEP=1 keeps the run's images, XEN_CACHE=DIR moves the cache.
+# See tests/xen/README.md.
+set -euo pipefail
+
+. "$(dirname "$0")/lib.sh"
+
+SCENARIOS=(xen-pv xen-pvh xen-hvm xen-pvh-stock xen-pvh-fault xen-balloon xen-balloon-control)
+XEN_TIMEOUT=${XEN_TIMEOUT:-1800}
+DOMU_TIMEOUT=${DOMU_TIMEOUT:-600}
+# two domains run side by side (balloon scenarios alone): 2 x 320 MiB + dom0's 512 fit in 1536
+DOMU_MEM=320 BALLOON_MEM=384
+# Xen's own command line: serial console, dom0 fixed at 512 MiB and one vCPU
+XEN_CMDLINE="console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 loglvl=warning guest_loglvl=warning noreboot"
+DOM0_CMDLINE="console=hvc0 earlyprintk=xen loglevel=3 mitigations=off${XEN_DOM0_EXTRA:+ $XEN_DOM0_EXTRA}"
+EPHEMERAL_OPTS="qubes.ephemeral=1"
+# test-only words for the guest script: 24 MiB through its 16 MiB cgroup is
+# enough to reach swap and saves a minute per PVH domain under TCG
+GUEST_OPTS="qe.swapfill=24"
+
+usage() {
+	echo "usage: $0 SCENARIO... | all | --list" >&2
+	echo "scenarios: ${SCENARIOS[*]}" >&2
+	exit 2
+}
+
+# ---------------------------------------------------------------- scenarios
+# S_TYPE pv|pvh|hvm; S_OPTS kernelopts after the folder's common ones;
+# S_ROOT_MODE, S_PRIV_MODE, S_MOD_MODE r|w (as dom0 attaches them); S_VOLATILE 1|0; S_BALLOON MiB (0: none); S_EXPECT words
+scenario_config() {
+	S_TYPE=pvh S_OPTS=$EPHEMERAL_OPTS S_ROOT_MODE=r S_PRIV_MODE=r S_MOD_MODE=r S_VOLATILE=1 S_BALLOON=0
+	case $1 in
+	xen-pv) S_TYPE=pv; S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
+	xen-pvh) S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
+	xen-hvm)
+		# upstream libxl emulates an HVM's xvd* as IDE too and refuses read-only
+		# IDE disks: root, private and modules go in writable, the init must
+		# make root and private read-only itself (BLKROSET) and mount modules
+		# read-only, and "unchanged" checks that nothing was written
+		S_TYPE=hvm S_ROOT_MODE=w S_PRIV_MODE=w S_MOD_MODE=w
+		S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
+	xen-pvh-stock)
+		# no qubes.ephemeral: the stock behaviour, private writable as Qubes attaches it
+		S_OPTS="" S_PRIV_MODE=w
+		S_EXPECT="userspace done hits changed scrub1" ;;
+	xen-pvh-fault)
+		# no volatile disk: the init must stop the boot and power off
+		S_VOLATILE=0 S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.timeout=10"
+		S_EXPECT="no_userspace fatal no_hits unchanged console:volatile_disk_/dev/xvdc_did_not_appear" ;;
+	xen-balloon)
+		# marker pages freed, ballooned out; the next domain must not see them
+		S_BALLOON=200 S_OPTS="$EPHEMERAL_OPTS init_on_alloc=0"
+		S_EXPECT="userspace no_hits unchanged scrub1 probe_ran balloon_clean" ;;
+	xen-balloon-control)
+		# the same with scrubbing turned off again in the guest: must leak
+		S_BALLOON=200 S_OPTS="$EPHEMERAL_OPTS init_on_alloc=0 qe.scrub=0"
+		S_EXPECT="userspace no_hits unchanged probe_ran balloon_leak" ;;
+	*) die "unknown scenario '$1' (try --list)" ;;
+	esac
+}
+
+# Value of KEY=value in LINE-prefixed lines of the console ("" if absent).
+xval() { # PREFIX KEY
+	tr -d '\r' <"$CONSOLE" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' | grep -F -- "$1" |
+		sed -n "s/.*[ :]$2=\([^ ]*\).*/\1/p" | tail -1 || true
+}
+
+check_expect() {
+	local e
+	FAILS=()
+	for e in $S_EXPECT; do
+		case $e in
+		userspace) [ "$R_USERSPACE" = yes ] || FAILS+=("userspace not reached") ;;
+		no_userspace) [ "$R_USERSPACE" = no ] || FAILS+=("userspace reached (want a stop before it)") ;;
+		fatal) [ "$R_FATAL" = yes ] || FAILS+=("no 'qubes-ephemeral: FATAL' line on the console") ;;
+		done) [ "$R_DONE" = yes ] || FAILS+=("guest script did not finish") ;;
+		no_hits) [ "$R_HITS" -eq 0 ] || FAILS+=("marker found $R_HITS times (want 0)") ;;
+		hits) [ "$R_HITS" -gt 0 ] || FAILS+=("marker not found (want > 0)") ;;
+		unchanged) [ "$R_UNCHANGED" = yes ] || FAILS+=("an origin image changed") ;;
+		changed) [ "$R_UNCHANGED" = no ] || FAILS+=("origins unchanged (stock mode should write private)") ;;
+		swap) [ "$R_SWAP" = yes ] || FAILS+=("no pages reached swap") ;;
+		status_ok) [ "$R_STATUS_RC" = 0 ] || FAILS+=("ephemeral-status did not confirm (exit ${R_STATUS_RC:-none})") ;;
+		scrub1) [ "$R_SCRUB" = 1 ] || FAILS+=("scrub_pages inside the guest is ${R_SCRUB:-unknown} (want 1)") ;;
+		probe_ran) [ "${R_KCORE_BYTES:-0}" -gt 0 ] || FAILS+=("the probe domain did not scan its RAM") ;;
+		balloon_clean) [ "${R_BALLOON:-x}" = 0 ] || FAILS+=("marker copies in ballooned-out memory: ${R_BALLOON:-unknown} (want 0)") ;;
+		balloon_leak) [ "${R_BALLOON:-0}" -gt 0 ] 2>/dev/null || FAILS+=("control: no marker in ballooned-out memory (the probe cannot see it?)") ;;
+		console:*) grep -F "G:$S_NAME: " "$CONSOLE" | tr ' ' _ | grep -qF -- "${e#console:}" || FAILS+=("console lacks '${e#console:}'") ;;
+		*) die "internal: unknown expectation $e" ;;
+		esac
+	done
+	[ "$R_TIMEOUT" = no ] || FAILS+=("the domain did not stop within ${DOMU_TIMEOUT}s")
+	[ "$R_INFLATE" = 0 ] || FAILS+=("xl create logged 'inflate failed' $R_INFLATE times")
+	[ "$R_CREATE_RC" = 0 ] || FAILS+=("xl create failed (rc ${R_CREATE_RC:-none})")
+	return 0
+}
+
+# ---------------------------------------------------------------- plan
+# Outer disks: vda root (shared, xvda of every domain), vdb the variant's
+# modules.img (xvdd), then each scenario's private and volatile.
+DISKS=() NEXT_DEV=0
+add_disk() { # FILE -> DEV (vdX)
+	DISKS+=("$1")
+	DEV=vd$(printf "\\x$(printf %x $((97 + NEXT_DEV)))")
+	NEXT_DEV=$((NEXT_DEV + 1))
+}
+
+# The xl config of a Qubes-shaped domain.
+write_cfg() { # NAME TYPE KERNEL RAMDISK CMDLINE MEM DISK...
+	local name=$1 type=$2 k=$3 rd=$4 cmd=$5 mem=$6 d sep=""
+	shift 6
+	{
+		echo "name = \"$name\""
+		echo "type = \"$type\""
+		echo "kernel = \"$k\""
+		echo "ramdisk = \"$rd\""
+		echo "cmdline = \"$cmd\""
+		echo "memory = $mem"
+		echo "maxmem = $mem"
+		echo "vcpus = 1"
+		echo 'on_poweroff = "destroy"'
+		echo 'on_reboot = "destroy"'
+		echo 'on_crash = "destroy"'
+		if [ "$type" = hvm ]; then
+			echo 'device_model_version = "qemu-xen"'
+			echo 'vnc = 0'
+			echo 'sdl = 0'
+			echo 'serial = "none"'
+		fi
+		printf 'disk = ['
+		# "phy:DEV,VDEV,MODE" in the long form, with the dom0's hotplug script
+		for d in "$@"; do
+			IFS=, read -r dev vdev mode <<<"${d#phy:}"
+			printf '%s"format=raw, vdev=%s, access=%s, script=/qe-block, target=%s"' "$sep" "$vdev" "$mode" "$dev"
+			sep=", "
+		done
+		echo ']'
+	} >"$PLAN_DIR/qe/$name.cfg"
+}
+
+plan_scenario() { # NAME
+	local name=$1 priv vol seed cmd disks=()
+	scenario_config "$name"
+	local d=$RUN_DIR/$name
+	mkdir -p "$d"
+	cp --sparse=always "$PRIVATE_TEMPLATE" "$d/private.img"
+	add_disk "$d/private.img"; priv=$DEV
+	disks=("phy:/dev/vda,xvda,$S_ROOT_MODE" "phy:/dev/$priv,xvdb,$S_PRIV_MODE")
+	if [ "$S_VOLATILE" = 1 ]; then
+		truncate -s 2G "$d/volatile.img"
+		add_disk "$d/volatile.img"; vol=$DEV
+		disks+=("phy:/dev/$vol,xvdc,w")
+	fi
+	disks+=("phy:/dev/vdb,xvdd,$S_MOD_MODE")
+	seed=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+	echo "$seed" >"$d/seed"
+	sha256sum <"$d/private.img" | cut -d' ' -f1 >"$d/private.sha0"
+	# what qubesd gives: the folder's default-kernelopts-common.txt, then kernelopts
+	cmd="$(tr -d '\n' <"$KFOLDER/default-kernelopts-common.txt" | sed 's/ *$//')${S_OPTS:+ $S_OPTS} $GUEST_OPTS qe.seed=$seed"
+	[ "$S_BALLOON" -gt 0 ] && cmd="$cmd qe.balloon=$S_BALLOON"
+	echo "$cmd" >"$d/cmdline"
+	local rd=/qe/k/initramfs
+	[ "$S_TYPE" = hvm ] && rd=/qe/k/hvm-initramfs
+	local mem=$DOMU_MEM
+	[ "$S_BALLOON" -gt 0 ] && mem=$BALLOON_MEM
+	write_cfg "$name" "$S_TYPE" /qe/k/vmlinuz "$rd" "$cmd" "$mem" "${disks[@]}"
+	local scan="/dev/vda /dev/vdb /dev/$priv${vol:+ /dev/$vol}"
+	# each scenario is a function of the plan; run_plan decides what runs side by side
+	{
+		echo "sc_${name//-/_}() {"
+		echo "say \"scenario=$name start\""
+		if [ "$S_BALLOON" -gt 0 ]; then
+			write_cfg "$name-probe" pv /qe/k/vmlinuz /qe/probe.initrd \
+				"console=hvc0 init_on_alloc=0 qe.seed=$seed" 256
+			echo "qe_run $name /qe/$name.cfg $DOMU_TIMEOUT 'balloon_ready=yes'"
+			echo "qe_balloon $name 160"
+			echo "qe_run $name-probe /qe/$name-probe.cfg $DOMU_TIMEOUT"
+			echo "qe_console $name-probe"
+			echo "qe_destroy $name"
+		else
+			echo "qe_run $name /qe/$name.cfg $DOMU_TIMEOUT"
+			echo "qe_destroy $name"
+		fi
+		echo "qe_console $name"
+		echo "qe_scan $name $seed $scan"
+		echo "}"
+	} >>"$PLAN_DIR/qe/plan.sh"
+	if [ "$S_BALLOON" -gt 0 ]; then PLAN_ALONE+=("sc_${name//-/_}"); else PLAN_PAIRED+=("sc_${name//-/_}"); fi
+}
+
+# Two ordinary scenarios at a time; balloon ones alone (another domain being
+# built would take the frames the probe must get).
+run_plan() {
+	local i
+	for ((i = 0; i < ${#PLAN_PAIRED[@]}; i += 2)); do
+		echo "${PLAN_PAIRED[i]} &${PLAN_PAIRED[i + 1]:+ ${PLAN_PAIRED[i + 1]} &} wait"
+	done
+	for i in "${PLAN_ALONE[@]}"; do echo "$i"; done
+}
+
+# ---------------------------------------------------------------- results
+report_scenario() { # NAME
+	local name=$1 d=$RUN_DIR/$1 seed tok h_priv=0 h_vol=0
+	S_NAME=$name
+	scenario_config "$name"
+	seed=$(cat "$d/seed")
+	tok="QEM-$(printf '%s' "$seed" | sha256sum | cut -c1-44)"
+	local counts
+	if [ -f "$d/volatile.img" ]; then
+		counts=$(python3 "$VM_DIR/scan.py" "$tok" "$ROOT_IMG" "$d/private.img" "$d/volatile.img" "$MODULES") || die "scan.py failed"
+		{ read -r h_root _; read -r h_priv _; read -r h_vol _; read -r h_mod _; } <<<"$counts"
+	else
+		counts=$(python3 "$VM_DIR/scan.py" "$tok" "$ROOT_IMG" "$d/private.img" "$MODULES") || die "scan.py failed"
+		{ read -r h_root _; read -r h_priv _; read -r h_mod _; } <<<"$counts"
+	fi
+	# dom0's own scan of the same disks (through blkback's devices)
+	local dom0_line dom0_hits=0 v
+	dom0_line=$(tr -d '\r' <"$CONSOLE" | grep "^XEN $name dom0_scan " | tail -1 | sed "s/^XEN $name dom0_scan //")
+	if [ -z "$dom0_line" ]; then
+		dom0_hits=none
+	else
+		for v in $dom0_line; do
+			case ${v#*=} in ''|*[!0-9]*) dom0_hits=error; break ;; esac
+			dom0_hits=$((dom0_hits + ${v#*=}))
+		done
+	fi
+	R_HITS=$((h_root + h_priv + h_vol + h_mod))
+	[ "$dom0_hits" = 0 ] || { [[ $dom0_hits =~ ^[0-9]+$ ]] && R_HITS=$((R_HITS > dom0_hits ? R_HITS : dom0_hits)); }
+	R_UNCHANGED=no
+	[ "$(sha256sum <"$d/private.img" | cut -d' ' -f1)" = "$(cat "$d/private.sha0")" ] &&
+		[ "$ROOT_SHA_AFTER" = "$ROOT_SHA" ] && [ "$MOD_SHA_AFTER" = "$MOD_SHA" ] && R_UNCHANGED=yes
+	local g="G:$name: "
+	R_USERSPACE=no; [ "$(xval "$g" userspace)" = yes ] && R_USERSPACE=yes
+	R_DONE=no; [ "$(xval "$g" "done")" = yes ] && R_DONE=yes
+	R_SWAP=no; [ "$(xval "$g" swap_used)" = yes ] && R_SWAP=yes
+	R_STATUS_RC=$(xval "$g" status_rc)
+	R_SCRUB=$(xval "$g" scrub_pages)
+	R_FATAL=no; grep -F "$g" "$CONSOLE" | grep -q 'qubes-ephemeral: FATAL' && R_FATAL=yes
+	R_CREATE_RC=$(xval "XEN $name " create_rc)
+	R_TIMEOUT=$(xval "XEN $name " timeout); R_TIMEOUT=${R_TIMEOUT:-yes}
+	R_RUN_S=$(xval "XEN $name " run_s)
+	R_INFLATE=$(xval "XEN $name " inflate_errors); R_INFLATE=${R_INFLATE:-none}
+	R_BALLOON= R_KCORE_BYTES= R_PROBE_INFLATE=none
+	if [ "$S_BALLOON" -gt 0 ]; then
+		R_BALLOON=$(xval "G:$name-probe: PROBE" kcore_copies)
+		R_KCORE_BYTES=$(xval "G:$name-probe: PROBE" kcore_bytes)
+		R_PROBE_INFLATE=$(xval "XEN $name-probe " inflate_errors)
+	fi
+	if grep -qF "$tok" "$CONSOLE"; then echo "xen: WARNING: the marker appeared on the console of $name" >&2; fi
+	check_expect
+	local pass=yes
+	[ ${#FAILS[@]} -eq 0 ] || pass=no
+	{
+		echo "== $name ($S_TYPE): marker copies root=$h_root private=$h_priv volatile=$h_vol modules=$h_mod; dom0's scan: $dom0_line"
+		grep -F "$g" "$CONSOLE" | tr -d '\r' | grep -E 'GUEST (userspace|scrub|swap_used|status_rc|done|balloon|markers)|qubes-ephemeral|STATUS:' | sed 's/^/   | /' || true
+		grep -E "^XEN $name(-probe)? " "$CONSOLE" | tr -d '\r' | sed 's/^/   | /' || true
+		[ "$S_BALLOON" -gt 0 ] && grep -F "G:$name-probe: PROBE" "$CONSOLE" | tr -d '\r' | sed 's/^/   | /' || true
+		if [ $pass = no ]; then
+			printf '   FAILED: %s\n' "${FAILS[@]}"
+			echo "   --- last 30 console lines of $name"
+			grep -F "$g" "$CONSOLE" | tail -n 30 | tr -d '\r' | sed 's/^/   /' || true
+		fi
+	} >&2
+	[ $pass = yes ] && PASSED=$((PASSED + 1)) || FAILED+=("$name")
+	echo "RESULT scenario=$name marker_hits=$R_HITS origins_unchanged=$R_UNCHANGED swap_used=$R_SWAP" \
+		"userspace=$R_USERSPACE boot_s=${R_RUN_S:-none} hits_root=$h_root hits_private=$h_priv" \
+		"hits_volatile=$h_vol hits_modules=$h_mod status_rc=${R_STATUS_RC:-none} fatal=$R_FATAL" \
+		"killed=no qemu_rc=$QEMU_RC failed_units=none device_waits=none boot_ms=none exhaust_bytes=none" \
+		"key_copies=none control_copies=none qubes_cow=no scrub_pages=${R_SCRUB:-none} dom0_hits=$dom0_hits" \
+		"inflate_errors=$R_INFLATE balloon_copies=${R_BALLOON:-none} probe_inflate_errors=${R_PROBE_INFLATE:-none} pass=$pass"
+}
+
+# ---------------------------------------------------------------- main
+[ $# -ge 1 ] || usage
+case $1 in
+--list) printf '%s\n' "${SCENARIOS[@]}"; exit 0 ;;
+-h|--help) usage ;;
+esac
+want=()
+for a in "$@"; do
+	if [ "$a" = all ]; then want+=("${SCENARIOS[@]}"); continue; fi
+	ok=0
+	for s in "${SCENARIOS[@]}"; do [ "$s" = "$a" ] && ok=1; done
+	[ $ok = 1 ] || die "unknown scenario '$a'; known: ${SCENARIOS[*]} (or all, --list)"
+	want+=("$a")
+done
+[ "$(id -u)" = 0 ] || die "needs root (mknod, chroot for dom0's initramfs)"
+need_tools qemu-system-x86_64 timeout mkfs.ext4 mkfs.ext3 debugfs cpio gzip python3 sha256sum flock od
+for b in ephemeral-init initramfs-append qvm-ephemeral; do
+	[ -x "$XEN_REPO/build/$b" ] || die "build/$b is missing: run 'make -C $XEN_REPO all'"
+done
+
+t_all=$(date +%s)
+kernel_prepare
+base_initrd
+# the root disk: tests/vm's busybox root with the Qubes fstab's real names (xvd*)
+eval "_vm_root_fs_tree() $(declare -f _root_fs_tree | tail -n +2)"
+_root_fs_tree() { _vm_root_fs_tree "$1"; sed -i 's#^/dev/vd#/dev/xvd#' "$1/etc/fstab"; }
+key=$(EXTRA_KEY="$ROOT_IMG_MIB xvd" inputs_hash _root_img_build _root_fs_tree _vm_root_fs_tree -- "$VM_DIR/guest/init.sh" /bin/busybox)
+ROOT_TEMPLATE=$VM_CACHE/root-$key.img
+with_cache_lock _root_img_build "$ROOT_TEMPLATE"
+private_template 4096
+xen_prepare
+xen_qescan
+
+mkdir -p "$XEN_CACHE/runs"
+{ ls -1dt "$XEN_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +10 | xargs -r rm -rf
+RUN_DIR=$(mktemp -d "$XEN_CACHE/runs/$(date +%Y%m%d-%H%M%S).XXXX")
+PLAN_DIR=$RUN_DIR/plan
+cleanup() { rm -rf "$PLAN_DIR"; }
+trap cleanup EXIT
+mkdir -p "$PLAN_DIR/qe/k" "$PLAN_DIR/usr/bin"
+
+# the kernel folder as Qubes has it (gzip initramfs, as older dracut makes
+# it), made ephemeral by `qvm-ephemeral kernel add`
+eval "$(bash "$XEN_REPO/tests/dom0/kernel-boot-fixture.sh" --make "$BASE_INITRD" "$VMLINUZ" "$KMODS" \
+	"$RUN_DIR/kernels" "$KVER" "$RUN_DIR" --compress gzip)" || die "cannot make the kernel variant fixture"
+KFOLDER=$(dirname "$VARIANT_VMLINUZ")
+cp "$VARIANT_VMLINUZ" "$PLAN_DIR/qe/k/vmlinuz"
+cp "$VARIANT_PVH_INITRD" "$PLAN_DIR/qe/k/initramfs"
+cp "$VARIANT_HVM_INITRD" "$PLAN_DIR/qe/k/hvm-initramfs"
+xen_probe_initrd "$PLAN_DIR/qe/probe.initrd"
+cp "$QESCAN" "$PLAN_DIR/usr/bin/qescan"
+MODULES=$VARIANT_MODULES_IMG
+ROOT_IMG=$RUN_DIR/root.img
+cp --sparse=always "$ROOT_TEMPLATE" "$ROOT_IMG"
+add_disk "$ROOT_IMG"
+add_disk "$MODULES"
+ROOT_SHA=$(sha256sum <"$ROOT_IMG" | cut -d' ' -f1)
+MOD_SHA=$(sha256sum <"$MODULES" | cut -d' ' -f1)
+: >"$PLAN_DIR/qe/plan.sh"
+PLAN_PAIRED=() PLAN_ALONE=()
+for s in "${want[@]}"; do plan_scenario "$s"; done
+run_plan >>"$PLAN_DIR/qe/plan.sh"
+
+# dom0's initramfs for this run: the cached one + this run's plan (uncompressed)
+cp "$DOM0_INITRD" "$RUN_DIR/dom0.initrd"
+truncate -s $(( ($(stat -c %s "$RUN_DIR/dom0.initrd") + 511) / 512 * 512 )) "$RUN_DIR/dom0.initrd"
+(cd "$PLAN_DIR" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >>"$RUN_DIR/dom0.initrd"
+rm -rf "$PLAN_DIR"
+
+drives=()
+for f in "${DISKS[@]}"; do drives+=(-drive "file=$f,format=raw,if=virtio,cache=unsafe"); done
+CONSOLE=$RUN_DIR/console.log
+note "Xen boot with ${#want[@]} scenario(s): ${want[*]} (console: $CONSOLE)"
+t0=$(date +%s)
+QEMU_RC=0
+timeout -k 10 "$XEN_TIMEOUT" qemu-system-x86_64 -accel tcg,tb-size=256 -machine q35 \
+	-cpu max,-smap,-rdtscp,-avx,-avx2 -smp 2 -m 1536 -nographic -no-reboot -nic none \
+	-kernel "$XEN_ELF" -append "$XEN_CMDLINE" \
+	-initrd "$DOM0_VMLINUZ $DOM0_CMDLINE,$RUN_DIR/dom0.initrd" \
+	"${drives[@]}" </dev/null >"$CONSOLE" 2>&1 || QEMU_RC=$?
+note "Xen run: $(( $(date +%s) - t0 )) s, qemu exit $QEMU_RC; dom0 ready at $(xval "XEN " uptime) s of dom0 uptime"
+grep -q "XEN dom0_done=yes" "$CONSOLE" || { echo "xen: dom0 did not finish; last lines:" >&2; tail -40 "$CONSOLE" | tr -d '\r' >&2; }
+grep "^XEN .*error=" "$CONSOLE" | tr -d '\r' | sed 's/^/xen: dom0: /' >&2 || true
+
+ROOT_SHA_AFTER=$(sha256sum <"$ROOT_IMG" | cut -d' ' -f1)
+MOD_SHA_AFTER=$(sha256sum <"$MODULES" | cut -d' ' -f1)
+PASSED=0 FAILED=()
+for s in "${want[@]}"; do report_scenario "$s"; done
+echo "xen: ${#want[@]} scenario(s) in $(( $(date +%s) - t_all )) s wall; run folder $RUN_DIR" >&2
+if [ ${#FAILED[@]} -eq 0 ] && [ "${XEN_KEEP:-0}" != 1 ]; then
+	rm -rf "$RUN_DIR"/*/*.img "$RUN_DIR"/root.img "$RUN_DIR"/kernels "$RUN_DIR"/dom0.initrd
+else
+	echo "xen: images kept in $RUN_DIR${FAILED[*]:+ (failed: ${FAILED[*]})}" >&2
+fi
+echo "$PASSED passed, ${#FAILED[@]} failed"
+[ ${#FAILED[@]} -eq 0 ]
