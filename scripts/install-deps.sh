@@ -8,6 +8,8 @@ PACKAGES=(
 	qemu-system-x86 busybox-static cpio e2fsprogs fdisk kmod
 	gzip zstd xz-utils python3 bc debootstrap fio dmsetup
 	rpm rpmlint lintian debhelper python3-yaml python3-jinja2
+	# tests/vm: the real Qubes initramfs (dracut + qubes-linux-utils), gptfix (zlib)
+	dracut-core zlib1g-dev
 )
 
 missing=()

@@ -51,7 +51,7 @@ scenario_config() {
 	S_ROOT=busybox S_MEM=512 S_VOL_SIZE=$VOLATILE_IMG_SIZE S_PRIV_MIB=$PRIVATE_IMG_MIB
 	S_MODULES=$MODULES_IMG S_DUMP=0 S_VARIANT=
 	S_PRIV_BS=4096 S_ROOT_RO=1 S_PRIV_RO=1
-	S_KILL_ON= S_CPU=max
+	S_KILL_ON= S_CPU=max S_INITRD=
 	case $1 in
 	ephemeral)
 		S_EXPECT="userspace done no_hits unchanged swap status_ok" ;;
@@ -61,8 +61,9 @@ scenario_config() {
 		S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.test.plain=1"
 		S_EXPECT="userspace done hits volatile_hits unchanged" ;;
 	stock)
-		# no qubes.ephemeral: the stock Qubes behaviour (private writable, as Qubes attaches it)
-		S_OPTS=""
+		# the real Qubes initramfs untouched (nothing of ours appended): the
+		# stock behaviour this project fixes, private writable as Qubes attaches it
+		S_OPTS="" S_INITRD=qubes
 		S_PRIV_RO=0
 		S_EXPECT="userspace done hits changed" ;;
 	ext4-1k)
@@ -290,6 +291,8 @@ run_scenario() {
 	if [ ${#invm[@]} -eq 3 ]; then
 		S_KERNEL=${invm[1]}
 		cp "${invm[2]}" "$dir/initrd.img"
+	elif [ "$S_INITRD" = qubes ]; then
+		cp "$BASE_INITRD" "$dir/initrd.img"
 	elif [ -n "$S_VARIANT" ]; then
 		[ -x "$VM_REPO/build/qvm-ephemeral" ] || die "build/qvm-ephemeral is missing: run 'make -C $VM_REPO all'"
 		eval "$(bash "$VM_REPO/tests/dom0/kernel-boot-fixture.sh" --make "$BASE_INITRD" "$VMLINUZ" "$KMODS" \
