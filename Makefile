@@ -18,6 +18,8 @@ QVM_SRC := $(sort $(wildcard src/qvm-ephemeral/*.c))
 QVM_HDR := $(wildcard src/qvm-ephemeral/*.h)
 # everything of qvm-ephemeral but its main(), for unit tests
 QVM_LIB_SRC := $(filter-out src/qvm-ephemeral/main.c,$(QVM_SRC))
+# everything of ephemeral-init but its main(), for unit tests of the boot steps
+INIT_LIB_SRC := $(filter-out src/ephemeral-init/main.c,$(INIT_SRC))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -63,9 +65,9 @@ $(B)/keyscan: tests/vm/keyscan.c src/lib/sha256.c src/lib/sha256.h
 
 # Unit tests: each tests/unit/test_X.c is its own cmocka program, built with
 # ASan + UBSan against the library sources.
-$(B)/tests/%: tests/unit/%.c $(LIB_SRC) $(LIB_HDR) $(QVM_LIB_SRC) $(QVM_HDR)
+$(B)/tests/%: tests/unit/%.c $(LIB_SRC) $(LIB_HDR) $(QVM_LIB_SRC) $(QVM_HDR) $(INIT_LIB_SRC) $(INIT_HDR)
 	@mkdir -p $(B)/tests
-	$(CC) $(HOST_CFLAGS) $(SAN) -Isrc/qvm-ephemeral -o $@ $< $(LIB_SRC) $(QVM_LIB_SRC) -lcmocka
+	$(CC) $(HOST_CFLAGS) $(SAN) -DTEST_HOOKS=1 -Isrc/qvm-ephemeral -Isrc/ephemeral-init -o $@ $< $(LIB_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC) -lcmocka -pthread
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
@@ -78,7 +80,7 @@ check: all $(UNIT_BIN)
 
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(LIB_HDR)
 	@mkdir -p $(B)/fuzz
-	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(INC) -o $@ $< $(LIB_SRC)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -DTEST_HOOKS=1 $(INC) -o $@ $< $(LIB_SRC)
 
 # fuzz_cpio compiles the dom0 tool's initramfs reader in
 $(B)/fuzz/fuzz_cpio: src/qvm-ephemeral/kernel_scan.c src/qvm-ephemeral/kernel.h

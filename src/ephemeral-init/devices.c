@@ -15,6 +15,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "init.h"
 #include "log.h"
 #include "uevent.h"
@@ -192,10 +193,10 @@ int read_head(const char *devname, uint8_t *buf, size_t len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	ssize_t n = pread(fd, buf, len, 0);
-	int r = n < 0 ? -errno : 0;
+	ssize_t n = read_full(fd, buf, len);
+	int r = n < 0 ? (int)n : 0;
 	if (n >= 0 && (size_t)n < len)
-		memset(buf + n, 0, len - n);
+		memset(buf + n, 0, len - (size_t)n);
 	close(fd);
 	return r;
 }

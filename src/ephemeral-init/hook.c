@@ -38,6 +38,9 @@ static void hook_setup(struct ctx *c)
 	uname(&u);
 	snprintf(c->kver, sizeof(c->kver), "%s", u.release);
 	log_info("ephemeral mode (initramfs hook), kernel %s", c->kver);
+	enable_scrubbing(c);
+	if ((r = watchdog_start(&c->opt)) < 0)
+		fatal_errno(r, "cannot start the setup watchdog");
 	start_devices(c);
 	wait_disks(c);
 	lock_origins(c);
@@ -51,7 +54,7 @@ static void hook_setup(struct ctx *c)
 	if (ctl >= 0)
 		close(ctl);
 	if ((r = build_stack(c)) < 0)
-		fatal("cannot build the encrypted storage stack: %s", strerror(-r));
+		fatal("%s", c->why[0] ? c->why : strerror(-r));
 	if ((r = write_state(c, "ephemeral")) < 0)
 		fatal("cannot write " STATE_FILE ": %s", strerror(-r));
 }

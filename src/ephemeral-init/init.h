@@ -7,7 +7,18 @@
 
 #include "cmdline.h"
 #include "layout.h"
+#include "meminit.h"
 #include "moddep.h"
+
+#ifndef TEST_HOOKS
+#define TEST_HOOKS 0    /* 1 only in build/ephemeral-init-test and unit tests */
+#endif
+/* Fault injection, test builds only: false (and its code gone) otherwise. */
+#if TEST_HOOKS
+#define TEST_FAIL(c, step) ((c)->opt.test_fail == (step))
+#else
+#define TEST_FAIL(c, step) ((void)(c), false)
+#endif
 
 #define RUN_DIR "/run/qubes-ephemeral"
 #define STATE_FILE RUN_DIR "/state"
@@ -50,16 +61,34 @@ struct ctx {
 	bool hook;                       /* run from an initramfs-tools/dracut hook (hook.c) */
 	const char *newroot;             /* where the new root is mounted; NULL = SYSROOT */
 	long long step_ms;               /* ... when the last step ended (steps.c) */
+	int scrub;                       /* scrub_pages_enable()'s result (memory.c) */
+	struct meminit meminit;          /* the kernel's init_on_alloc / init_on_free */
 	char steps[256];                 /* "name ms, ..." of the steps so far */
+	char why[320];                   /* what failed, for the caller's FATAL line (step_fail) */
 };
 
-/* main.c: stop the boot. In ephemeral mode this is the fail-closed path:
- * one line on the console, then the VM powers off before userspace. */
+/* fatal.c: stop the boot. In ephemeral mode this is the fail-closed path:
+ * one line on the console, then the VM powers off before userspace (only
+ * as pid 1 or from an initramfs: elsewhere it exits 1). */
+void fatal_set_ephemeral(bool on);
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* fatal() with ": <errno text>" appended; r is a negative errno. */
 _Noreturn void fatal_errno(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* main.c: boot steps that hook.c runs too; each stops the boot on failure */
+/* memory.c: Xen balloon scrubbing (scrub_pages) and the kernel's own page
+ * zeroing. sysroot is "" (or NULL) at boot, a fake sysfs root in tests. */
+enum { SCRUB_OFF = 0, SCRUB_ON = 1, SCRUB_ABSENT = 2 };
+/* SCRUB_ON when it is on (read back), SCRUB_ABSENT when there is no balloon
+ * driver (not Xen), or a negative errno (-EIO: the kernel kept it off). */
+int scrub_pages_enable(const char *sysroot);
+/* SCRUB_ON, SCRUB_OFF, SCRUB_ABSENT or a negative errno */
+int scrub_pages_read(const char *sysroot);
+const char *scrub_state_name(int s);
+void meminit_from_kernel_log(struct meminit *m);
+/* boot.c: turns scrubbing on, fatal in ephemeral mode when that fails */
+void enable_scrubbing(struct ctx *c);
+
+/* boot.c: boot steps of main.c and hook.c; each stops the boot on failure */
 void read_cmdline(struct ctx *c);
 void start_devices(struct ctx *c);
 void wait_disks(struct ctx *c);
@@ -72,6 +101,17 @@ int hook_main(int argc, char **argv);
 /* steps.c: ms of each boot step, for the "setup done" line */
 long long monotonic_ms(void);
 void step_done(struct ctx *c, const char *name);
+/* Records what failed in c->why ("cannot ...: <errno text>") and returns r
+ * (a negative errno): steps report, only main() and hook_main() stop. */
+int step_fail(struct ctx *c, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* watchdog.c: a step that makes no progress for qubes.ephemeral.watchdog
+ * seconds stops the boot (fatal). step_done() kicks it. */
+int watchdog_start(const struct options *o);
+void watchdog_kick(const char *step);
+void watchdog_stop(void);
+/* test builds: qubes.ephemeral.test.hang=STEP blocks forever there */
+void test_hang(const struct ctx *c, const char *step);
 
 /* mounts.c */
 int mount_early(void);
@@ -92,7 +132,6 @@ int read_head(const char *devname, uint8_t *buf, size_t len);
 void devname_of(dev_t dev, char *buf, size_t len);   /* "MAJ:MIN" */
 
 /* modules.c */
-char *read_file(const char *path, size_t *len);  /* NUL-terminated; NULL if unreadable */
 int modules_init(struct ctx *c);
 int modules_coldplug(struct ctx *c);
 int load_module(struct ctx *c, const char *name, bool required);
@@ -106,7 +145,7 @@ struct modreq {
 int load_modules(struct ctx *c, const struct modreq *list, size_t n, const char **failed);
 
 /* keyring.c */
-int key_load(bool fail_inject, bool report_hash);
+int key_load(struct ctx *c);
 void key_forget(int key_id);
 
 /* stack.c: the ephemeral storage stack */
@@ -124,6 +163,12 @@ int newroot_prepare(struct ctx *c);
 int write_state(struct ctx *c, const char *mode);
 int install_status_tool(void);
 
+/* switch_root.c: is "/" the initramfs (ramfs or tmpfs)? Only there may
+ * switch_root empty it, and only there may fatal() power off. */
+bool root_is_initramfs(void);
+/* Deletes everything on the file system of dirfd (not below other mounts);
+ * -EPERM without touching anything when it is not a ramfs or tmpfs. */
+int initramfs_empty(int dirfd);
 /* switch_root.c */
 _Noreturn void switch_root_exec(const char *newroot, const char *init);
 

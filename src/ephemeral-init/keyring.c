@@ -29,14 +29,14 @@ static long sys_keyctl(int cmd, unsigned long a, unsigned long b)
 	return syscall(SYS_keyctl, cmd, a, b, 0, 0);
 }
 
-/* Returns the key's serial (> 0) or a negative errno. */
-int key_load(bool fail_inject, bool report_hash)
+/* Returns the key's serial (> 0), or a negative errno with c->why set. */
+int key_load(struct ctx *c)
 {
 	static uint8_t key[KEY_BYTES] __attribute__((aligned(64)));
 	int r;
 
 	if (mlock(key, sizeof(key)) < 0)
-		fatal_errno(-errno, "cannot lock the key buffer in memory");
+		return step_fail(c, -errno, "cannot lock the key buffer in memory");
 	size_t got = 0;
 	while (got < sizeof(key)) {
 		/* blocks until the kernel's pool is initialised: never a weak key */
@@ -46,11 +46,13 @@ int key_load(bool fail_inject, bool report_hash)
 				continue;
 			r = -errno;
 			explicit_bzero(key, sizeof(key));
-			fatal_errno(r, "getrandom failed");
+			munlock(key, sizeof(key));
+			return step_fail(c, r, "getrandom failed");
 		}
 		got += (size_t)n;
 	}
-	if (report_hash) {
+#if TEST_HOOKS
+	if (c->opt.test_keyhash) {
 		/* test builds only: a fingerprint lets a memory dump be searched
 		 * for the key without the key itself ever being printed */
 		uint8_t d[32];
@@ -61,17 +63,19 @@ int key_load(bool fail_inject, bool report_hash)
 		log_info("TEST keyhash=%s", hex);
 		explicit_bzero(d, sizeof(d));
 	}
-	if (fail_inject) {
+	if (c->opt.test_fail == FAIL_KEY) {
 		explicit_bzero(key, sizeof(key));
-		fatal("key: injected failure (qubes.ephemeral.test.fail=key)");
+		munlock(key, sizeof(key));
+		return step_fail(c, -ECANCELED, "key: injected failure (qubes.ephemeral.test.fail=key)");
 	}
+#endif
 	/* the process keyring: searched by dm-crypt's request_key() in our context */
 	long id = sys_add_key("logon", KEY_DESC, key, sizeof(key), KEY_SPEC_PROCESS_KEYRING);
 	r = id < 0 ? -errno : (int)id;
 	explicit_bzero(key, sizeof(key));
 	munlock(key, sizeof(key));
 	if (r < 0)
-		fatal_errno(r, "cannot add the key to the kernel keyring (CONFIG_KEYS)");
+		return step_fail(c, r, "cannot add the key to the kernel keyring (CONFIG_KEYS)");
 	return r;
 }
 

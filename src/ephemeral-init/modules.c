@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "init.h"
 #include "log.h"
 
@@ -17,25 +18,16 @@
 #define MODULE_INIT_COMPRESSED_FILE 4
 #endif
 #define MAX_MODALIASES 512
+#define MODULE_INDEX_MAX (64u << 20)   /* modules.dep of a distribution kernel: < 1 MiB */
 
-/* Whole file, NUL-terminated (*len excludes the NUL); NULL if unreadable. */
-char *read_file(const char *path, size_t *len)
+/* A depmod index, whole; NULL when missing or unreadable (the caller
+ * decides what a missing index means) */
+static char *read_index(const char *path, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
 	char *buf = NULL;
-
 	*len = 0;
-	if (fd < 0)
+	if (read_file_full(path, MODULE_INDEX_MAX, &buf, len) < 0)
 		return NULL;
-	if (fstat(fd, &st) == 0 && (buf = malloc(st.st_size + 1))) {
-		ssize_t n = read(fd, buf, st.st_size);
-		if (n < 0)
-			n = 0;
-		buf[n] = 0;
-		*len = n;
-	}
-	close(fd);
 	return buf;
 }
 
@@ -49,13 +41,13 @@ static struct moddb *load_db(const char *dir, bool aliases)
 	char *alias = NULL;
 
 	snprintf(path, sizeof(path), "%s/modules.dep", dir);
-	char *dep = read_file(path, &dl);
+	char *dep = read_index(path, &dl);
 	if (aliases) {
 		snprintf(path, sizeof(path), "%s/modules.alias", dir);
-		alias = read_file(path, &al);
+		alias = read_index(path, &al);
 	}
 	snprintf(path, sizeof(path), "%s/modules.builtin", dir);
-	char *builtin = read_file(path, &bl);
+	char *builtin = read_index(path, &bl);
 	struct moddb *db = (dep || builtin) ? moddb_parse(dep, dl, alias, al, builtin, bl) : NULL;
 	free(dep);
 	free(alias);

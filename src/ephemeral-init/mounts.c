@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "init.h"
 #include "log.h"
 
@@ -79,7 +80,7 @@ int mount_sysroot(struct ctx *c, const char *dev)
 	const char *type = c->opt.rootfstype[0] ? c->opt.rootfstype : "ext4";
 	const char *data = c->opt.rootflags[0] ? c->opt.rootflags : NULL;
 
-	if (c->opt.test_fail == FAIL_MOUNT) {
+	if (TEST_FAIL(c, FAIL_MOUNT)) {
 		log_info("mount: injected failure (qubes.ephemeral.test.fail=mount)");
 		return -EIO;
 	}
@@ -171,9 +172,9 @@ void modprobe_helper_off(void)
 	int fd = open("/proc/sys/kernel/modprobe", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	ssize_t n = read(fd, saved_modprobe, sizeof(saved_modprobe) - 1);
+	ssize_t n = read_full(fd, saved_modprobe, sizeof(saved_modprobe) - 1);
 	saved_modprobe[n > 0 ? n : 0] = 0;
-	if (pwrite(fd, "\n", 1, 0) < 0)
+	if (pwrite_full(fd, "\n", 1, 0) < 0)
 		saved_modprobe[0] = 0;
 	close(fd);
 }
@@ -185,7 +186,9 @@ void modprobe_helper_restore(void)
 	int fd = open("/proc/sys/kernel/modprobe", O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (write(fd, saved_modprobe, strlen(saved_modprobe)) < 0)
-		log_errno(-errno, "cannot restore /proc/sys/kernel/modprobe");
+	int r = write_full(fd, saved_modprobe, strlen(saved_modprobe));
+	if (r < 0)
+		log_errno(r, "cannot restore /proc/sys/kernel/modprobe; the new root's kernel "
+			  "module auto-loading is off");
 	close(fd);
 }

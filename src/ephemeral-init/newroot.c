@@ -14,30 +14,13 @@
 #include <unistd.h>
 
 #include "dm.h"
+#include "fileio.h"
 #include "fstab.h"
 #include "init.h"
 #include "log.h"
 
-static int write_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-	char tmp[512];
-	snprintf(tmp, sizeof(tmp), "%s.qubes-ephemeral.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	int r = 0;
-	if (fchmod(fd, mode) < 0)   /* exactly mode, whatever the umask */
-		r = -errno;
-	else if (write(fd, data, len) != (ssize_t)len)
-		r = errno ? -errno : -EIO;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	if (!r && rename(tmp, path) < 0)
-		r = -errno;
-	if (r)
-		unlink(tmp);
-	return r;
-}
+#define FSTAB_MAX (1u << 20)
+#define SELF_MAX (16u << 20)
 
 static int rewrite_fstab(struct ctx *c)
 {
@@ -48,11 +31,14 @@ static int rewrite_fstab(struct ctx *c)
 
 	char fstab[512];
 	snprintf(fstab, sizeof(fstab), "%s/etc/fstab", c->newroot ? c->newroot : SYSROOT);
-	char *in = read_file(fstab, &len);
-	if (!in) {
+	char *in = NULL;
+	int r = read_file_full(fstab, FSTAB_MAX, &in, &len);
+	if (r == -ENOENT) {
 		log_info("new root has no /etc/fstab; nothing to rewrite");
 		return 0;
 	}
+	if (r < 0)
+		return r;
 	snprintf(priv_old, sizeof(priv_old), "/dev/%s", c->opt.disk_private);
 	snprintf(swap_old, sizeof(swap_old), "/dev/%s1", c->opt.disk_volatile);
 	struct fstab_rewrite rw = {
@@ -66,10 +52,9 @@ static int rewrite_fstab(struct ctx *c)
 	free(in);
 	if (n < 0)
 		return n;
-	int r = 0;
 	if (n > 0) {
 		mode_t mode = stat(fstab, &st) == 0 ? (st.st_mode & 07777) : 0644;
-		r = write_file(RUN_FSTAB, out, outlen, mode);
+		r = write_file_atomic(RUN_FSTAB, out, outlen, mode);
 		if (!r && mount(RUN_FSTAB, fstab, NULL, MS_BIND, NULL) < 0)
 			r = -errno;
 		if (!r)
@@ -110,7 +95,7 @@ static int seed_udev_db(struct ctx *c)
 		/* the sticky bit is udev's db_persist mark: `udevadm info
 		 * --cleanup-db` (initramfs-tools' init-bottom, dracut's
 		 * initrd-udevadm-cleanup-db) keeps such records */
-		int r = write_file(path, text, (size_t)n, 01644);
+		int r = write_file_atomic(path, text, (size_t)n, 01644);
 		if (r < 0)
 			return log_errno(r, "cannot write %s", path);
 	}
@@ -121,10 +106,11 @@ static int seed_udev_db(struct ctx *c)
 int install_status_tool(void)
 {
 	size_t len = 0;
-	char *self = read_file("/proc/self/exe", &len);
-	if (!self)
-		return -errno;
-	int r = write_file(STATUS_TOOL, self, len, 0755);
+	char *self = NULL;
+	int r = read_file_full("/proc/self/exe", SELF_MAX, &self, &len);
+	if (r < 0)
+		return r;
+	r = write_file_atomic(STATUS_TOOL, self, len, 0755);
 	free(self);
 	return r;
 }
@@ -156,6 +142,11 @@ int newroot_prepare(struct ctx *c)
 	return seed_udev_db(c);
 }
 
+static const char *onoff(int v)
+{
+	return v < 0 ? "unknown" : v ? "on" : "off";
+}
+
 int write_state(struct ctx *c, const char *mode)
 {
 	char text[1024];
@@ -164,10 +155,14 @@ int write_state(struct ctx *c, const char *mode)
 			 "mode=%s\n"
 			 "root_origin=%s\nprivate_origin=%s\nvolatile=%s\n"
 			 "root_was_writable=%s\nprivate_was_writable=%s\n"
-			 "sector_size=%u\nswap_bytes=%llu\npool_data_bytes=%llu\npool_block_bytes=%u\n",
+			 "sector_size=%u\nswap_bytes=%llu\npool_data_bytes=%llu\npool_block_bytes=%u\n"
+			 "scrub_pages=%s\ninit_on_alloc=%s\ninit_on_free=%s\n",
 			 mode, c->root.name, c->private_.name, c->volatile_.name,
 			 c->root.was_writable ? "yes" : "no", c->private_.was_writable ? "yes" : "no",
 			 c->sector_size, (unsigned long long)(l->swap_sectors * SECTOR_BYTES),
-			 (unsigned long long)(l->data_sectors * SECTOR_BYTES), l->block_sectors * SECTOR_BYTES);
-	return write_file(STATE_FILE, text, (size_t)n, 0644);
+			 (unsigned long long)(l->data_sectors * SECTOR_BYTES), l->block_sectors * SECTOR_BYTES,
+			 scrub_state_name(c->scrub), onoff(c->meminit.alloc), onoff(c->meminit.free));
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return -ENAMETOOLONG;
+	return write_file_atomic(STATE_FILE, text, (size_t)n, 0644);
 }

@@ -1,5 +1,6 @@
 /* The ephemeral storage stack (shared/DESIGN.md). Only built in ephemeral
- * mode, so every failure here stops the boot with one line that names it.
+ * mode. Each function returns a negative errno and leaves what failed in
+ * c->why; the caller (main.c, hook.c) stops the boot with that one line.
  *   volatile -> crypt -> { swap, pool metadata, pool data } -> thin-pool
  *   -> thin dmroot (origin: root partition), thin private (origin: private disk)
  * Tables are computed by lib/layout.c; this file only loads them. */
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "dm.h"
+#include "fileio.h"
 #include "init.h"
 #include "log.h"
 
@@ -25,21 +27,27 @@ static int create_device(struct ctx *c, const char *name, const char *type,
 
 	snprintf(uuid, sizeof(uuid), "QUBES-EPHEMERAL-%s", name);
 	if ((r = dm_create(c->dm, name, uuid, dev)) < 0)
-		fatal_errno(r, "cannot create device-mapper device %s", name);
+		return step_fail(c, r, "cannot create device-mapper device %s", name);
 	if ((r = dm_load(c->dm, name, &t, 1, false, secure)) < 0)
-		fatal_errno(r, "the kernel refused the %s table of %s", type, name);
+		return step_fail(c, r, "the kernel refused the %s table of %s", type, name);
 	if ((r = dm_resume(c->dm, name)) < 0)
-		fatal_errno(r, "cannot activate %s", name);
+		return step_fail(c, r, "cannot activate %s", name);
 	if ((r = dm_make_node(name, *dev)) < 0)
-		fatal_errno(r, "cannot create /dev/mapper/%s", name);
+		return step_fail(c, r, "cannot create /dev/mapper/%s", name);
 	return 0;
 }
 
-static int injected(const struct ctx *c, enum fail_step s)
+/* test builds: qubes.ephemeral.test.fail=STEP makes that step fail here */
+static int injected(struct ctx *c, enum fail_step s)
 {
-	if (c->opt.test_fail != s)
-		return 0;
-	fatal("%s: injected failure (qubes.ephemeral.test.fail=%s)", fail_step_name(s), fail_step_name(s));
+#if TEST_HOOKS
+	if (c->opt.test_fail == s)
+		return step_fail(c, -ECANCELED, "%s: injected failure (qubes.ephemeral.test.fail=%s)",
+				 fail_step_name(s), fail_step_name(s));
+#else
+	(void)c, (void)s;
+#endif
+	return 0;
 }
 
 static int choose_geometry(struct ctx *c)
@@ -50,21 +58,23 @@ static int choose_geometry(struct ctx *c)
 	int r;
 
 	if ((r = read_head(c->root.name, head, sizeof(head))) < 0)
-		fatal_errno(r, "cannot read root origin /dev/%s", c->root.name);
+		return step_fail(c, r, "cannot read root origin /dev/%s", c->root.name);
 	fs_block[0] = probe_fs_block(head, sizeof(head));
-	if ((r = read_head(c->private_.name, head, sizeof(head))) < 0)
-		fatal_errno(r, "cannot read private origin /dev/%s", c->private_.name);
+	if ((r = read_head(c->private_.name, head, sizeof(head))) < 0) {
+		explicit_bzero(head, sizeof(head));
+		return step_fail(c, r, "cannot read private origin /dev/%s", c->private_.name);
+	}
 	fs_block[1] = probe_fs_block(head, sizeof(head));
 	explicit_bzero(head, sizeof(head));
 	if (c->opt.crypt_flags & CRYPT_SECTOR_512) {
 		if (c->volatile_.lbs != 512)
-			fatal("qubes.ephemeral.crypt_flags=sector512 needs a volatile disk with 512-byte "
-			      "sectors, /dev/%s has %u", c->volatile_.name, c->volatile_.lbs);
+			return step_fail(c, -EINVAL, "qubes.ephemeral.crypt_flags=sector512 needs a volatile disk "
+					 "with 512-byte sectors, /dev/%s has %u", c->volatile_.name, c->volatile_.lbs);
 		fs_block[0] = 512;   /* as if an origin had small blocks: 512 is chosen */
 	}
 	if ((r = choose_sector_size(c->volatile_.lbs, fs_block, 2, &c->sector_size, err, sizeof(err))) < 0 ||
 	    (r = layout_compute(c->volatile_.bytes, c->opt.swap_bytes, c->sector_size, &c->layout, err, sizeof(err))) < 0)
-		fatal_errno(r, "%s", err);
+		return step_fail(c, r, "%s", err);
 	return 0;
 }
 
@@ -74,18 +84,23 @@ static int build_crypt(struct ctx *c, dev_t *crypt)
 	int r;
 
 	devname_of(c->volatile_.dev, vol, sizeof(vol));
+#if TEST_HOOKS
 	if (c->opt.test_plain) {
 		/* control runs only: proves the residue scan can find plaintext */
 		log_info("TEST BUILD: qubes.ephemeral.test.plain=1, volatile data is NOT encrypted");
 		table_linear(params, sizeof(params), vol, 0);
 		return create_device(c, DM_CRYPT, "linear", c->layout.crypt_sectors, params, false, crypt);
 	}
-	int key = key_load(c->opt.test_fail == FAIL_KEY, c->opt.test_keyhash);
+#endif
+	int key = key_load(c);
 	if (key < 0)
 		return key;
 	if ((r = table_crypt(params, sizeof(params), KEY_DESC, KEY_BYTES, vol, c->sector_size,
-			       c->opt.crypt_flags)) < 0 ||
-	    (r = injected(c, FAIL_CRYPT)) < 0) {
+			       c->opt.crypt_flags)) < 0) {
+		key_forget(key);
+		return step_fail(c, r, "cannot write the dm-crypt table");
+	}
+	if ((r = injected(c, FAIL_CRYPT)) < 0) {
 		key_forget(key);
 		return r;
 	}
@@ -105,8 +120,7 @@ static int zero_start(const char *name, size_t bytes)
 		return -errno;
 	int r = 0;
 	for (size_t off = 0; off < bytes && !r; off += sizeof(zeros))
-		if (pwrite(fd, zeros, sizeof(zeros), off) != (ssize_t)sizeof(zeros))
-			r = -errno ? -errno : -EIO;
+		r = pwrite_full(fd, zeros, sizeof(zeros), (off_t)off);
 	if (!r && fsync(fd) < 0)
 		r = -errno;
 	close(fd);
@@ -125,11 +139,11 @@ static int build_swap(struct ctx *c, const char *crypt)
 	if ((r = create_device(c, DM_SWAP, "linear", c->layout.swap_sectors, params, false, &dev)) < 0)
 		return r;
 	if ((r = swap_format("/dev/mapper/" DM_SWAP, c->layout.swap_sectors * SECTOR_BYTES)) < 0)
-		fatal_errno(r, "cannot write the swap header");
+		return step_fail(c, r, "cannot write the swap header");
 	if ((r = injected(c, FAIL_SWAPON)) < 0)
 		return r;
 	if ((r = swap_enable("/dev/mapper/" DM_SWAP)) < 0)
-		fatal_errno(r, "swapon /dev/mapper/" DM_SWAP " failed");
+		return step_fail(c, r, "swapon /dev/mapper/" DM_SWAP " failed");
 	return 0;
 }
 
@@ -147,7 +161,7 @@ static int build_pool(struct ctx *c, const char *crypt, dev_t *pool)
 	/* Never-written sectors of a fresh crypt device read as random bytes; an
 	 * all-zero superblock is what tells dm-thin to format new metadata. */
 	if ((r = zero_start(DM_META, 4096)) < 0)
-		fatal_errno(r, "cannot clear the thin-pool metadata superblock");
+		return step_fail(c, r, "cannot clear the thin-pool metadata superblock");
 	table_linear(params, sizeof(params), crypt, l->data_start);
 	if ((r = create_device(c, DM_DATA, "linear", l->data_sectors, params, false, &dev)) < 0)
 		return r;
@@ -167,7 +181,7 @@ static int build_thin(struct ctx *c, const char *pool, unsigned id, const char *
 
 	snprintf(msg, sizeof(msg), "create_thin %u", id);
 	if ((r = dm_message(c->dm, DM_POOL, 0, msg)) < 0)
-		fatal_errno(r, "thin-pool message \"%s\" failed", msg);
+		return step_fail(c, r, "thin-pool message \"%s\" failed", msg);
 	if ((r = injected(c, FAIL_THIN)) < 0)
 		return r;
 	devname_of(origin->dev, org, sizeof(org));
@@ -176,7 +190,7 @@ static int build_thin(struct ctx *c, const char *pool, unsigned id, const char *
 	uint64_t step = c->sector_size / SECTOR_BYTES;
 	uint64_t sectors = origin->bytes / SECTOR_BYTES / step * step;
 	if (!sectors)
-		fatal_errno(-EINVAL, "origin /dev/%s is empty", origin->name);
+		return step_fail(c, -EINVAL, "origin /dev/%s is empty", origin->name);
 	return create_device(c, name, "thin", sectors, params, false, &dev);
 }
 
@@ -189,19 +203,23 @@ int build_stack(struct ctx *c)
 	if ((r = choose_geometry(c)) < 0)
 		return r;
 	if ((c->dm = dm_open_control()) < 0)
-		fatal_errno(c->dm, "cannot open /dev/mapper/control (is dm-mod loaded?)");
+		return step_fail(c, c->dm, "cannot open /dev/mapper/control (is dm-mod loaded?)");
 	step_done(c, "geometry");
+	test_hang(c, "crypt");
 	if ((r = build_crypt(c, &dev)) < 0)
 		return r;
 	step_done(c, "crypt");
 	devname_of(dev, crypt, sizeof(crypt));
+	test_hang(c, "swap");
 	if ((r = build_swap(c, crypt)) < 0)
 		return r;
 	step_done(c, "swap");
+	test_hang(c, "pool");
 	if ((r = build_pool(c, crypt, &dev)) < 0)
 		return r;
 	step_done(c, "pool");
 	devname_of(dev, pool, sizeof(pool));
+	test_hang(c, "thin");
 	if ((r = build_thin(c, pool, 0, DM_ROOT, &c->root)) < 0 ||
 	    (r = build_thin(c, pool, 1, DM_PRIVATE, &c->private_)) < 0)
 		return r;

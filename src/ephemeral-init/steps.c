@@ -1,6 +1,7 @@
 /* Boot step timings: one line at the end of setup says where /init spent
  * its time ("steps: disks 12, origins 3, ..." in ms), so a slow boot can be
  * explained without a debugger (bench/run.sh reads it too). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,4 +22,17 @@ void step_done(struct ctx *c, const char *name)
 
 	snprintf(c->steps + n, sizeof(c->steps) - n, "%s%s %lld", n ? ", " : "", name, now - last);
 	c->step_ms = now;
+	watchdog_kick(name);
+}
+
+int step_fail(struct ctx *c, int r, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[256];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(c->why, sizeof(c->why), "%s: %s", msg, strerror(r < 0 ? -r : r));
+	return r;
 }

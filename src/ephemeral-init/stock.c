@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dm.h"
+#include "fileio.h"
 #include "init.h"
 #include "log.h"
 #include "mbr.h"
@@ -44,9 +45,8 @@ static int partition_volatile(struct ctx *c, unsigned second)
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	r = 0;
-	if (pwrite(fd, &m, sizeof(m), 0) != (ssize_t)sizeof(m) || fsync(fd) < 0 ||
-	    ioctl(fd, BLKRRPART) < 0)
+	r = pwrite_full(fd, &m, sizeof(m), 0);
+	if (!r && (fsync(fd) < 0 || ioctl(fd, BLKRRPART) < 0))
 		r = -errno;
 	close(fd);
 	if (r < 0)

@@ -7,6 +7,7 @@
 #include <sys/swap.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "init.h"
 #include "swaphdr.h"
 
@@ -37,10 +38,8 @@ int swap_format(const char *devpath, uint64_t bytes)
 		free(buf);
 		return r;
 	}
-	r = 0;
-	if (pwrite(fd, buf, (size_t)page, 0) != page)
-		r = errno ? -errno : -EIO;
-	else if (fsync(fd) < 0)
+	r = pwrite_full(fd, buf, (size_t)page, 0);
+	if (!r && fsync(fd) < 0)
 		r = -errno;
 	close(fd);
 	free(buf);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -41,12 +42,47 @@ static void remove_tree(int dirfd, dev_t dev)
 	closedir(d);
 }
 
+#define RAMFS_MAGIC_ 0x858458f6
+#define TMPFS_MAGIC_ 0x01021994
+
+static bool fd_is_initramfs(int fd)
+{
+	struct statfs sf;
+	return fstatfs(fd, &sf) == 0 &&
+	       ((unsigned long)sf.f_type == RAMFS_MAGIC_ || (unsigned long)sf.f_type == TMPFS_MAGIC_);
+}
+
+bool root_is_initramfs(void)
+{
+	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool r = fd_is_initramfs(fd);
+	close(fd);
+	return r;
+}
+
+int initramfs_empty(int dirfd)
+{
+	struct stat st;
+	/* booted with init= on a real root, this would wipe that root */
+	if (!fd_is_initramfs(dirfd) || fstat(dirfd, &st) < 0) {
+		close(dirfd);
+		return -EPERM;
+	}
+	remove_tree(dirfd, st.st_dev);
+	return 0;
+}
+
 _Noreturn void switch_root_exec(const char *newroot, const char *init)
 {
 	static const char *const api[] = { "/dev", "/proc", "/sys", "/run" };
 	char target[256];
-	struct stat rootst;
 
+	/* before anything moves: a wrong root must not lose its /dev and /proc either */
+	if (!root_is_initramfs())
+		fatal("/ is not an initramfs (ramfs or tmpfs): refusing to switch root from it; ephemeral-init "
+		      "runs only as the /init of an initramfs, not with init= on a real root");
 	for (size_t i = 0; i < sizeof(api) / sizeof(api[0]); i++) {
 		snprintf(target, sizeof(target), "%s%s", newroot, api[i]);
 		mkdir(target, 0755);
@@ -57,11 +93,10 @@ _Noreturn void switch_root_exec(const char *newroot, const char *init)
 	}
 	if (chdir(newroot) < 0)
 		fatal("chdir %s: %s", newroot, strerror(errno));
-	if (stat("/", &rootst) == 0) {
-		int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0)
-			remove_tree(fd, rootst.st_dev);
-	}
+	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || initramfs_empty(fd) < 0)
+		fatal("/ is not an initramfs (ramfs or tmpfs): refusing to delete its files; ephemeral-init "
+		      "runs only as the /init of an initramfs, not with init= on a real root");
 	if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
 		fatal("cannot move %s to /: %s", newroot, strerror(errno));
 	if (chroot(".") < 0 || chdir("/") < 0)

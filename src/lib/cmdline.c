@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifndef TEST_HOOKS
+#define TEST_HOOKS 0
+#endif
 #define PREFIX "qubes.ephemeral"
 /* Longer than any value we accept; longer words are cut and then refused. */
 #define WORD_MAX 512
@@ -13,7 +16,8 @@
 static const char known_list[] =
 	"qubes.ephemeral=0|1, qubes.ephemeral.swap=SIZE, "
 	"qubes.ephemeral.disks=ROOT,PRIVATE,VOLATILE,MODULES, "
-	"qubes.ephemeral.timeout=SECONDS, qubes.ephemeral.crypt_flags=WORD[,WORD...]";
+	"qubes.ephemeral.timeout=SECONDS, qubes.ephemeral.watchdog=SECONDS, "
+	"qubes.ephemeral.crypt_flags=WORD[,WORD...]";
 
 static const char *const fail_names[] = {
 	[FAIL_NONE] = "none",
@@ -242,6 +246,27 @@ static int parse_disks(const char *s, struct options *o)
 	return 0;
 }
 
+static int parse_watchdog(const char *s, unsigned *out)
+{
+	unsigned v;
+	if (parse_timeout(s, &v) < 0 || v < 5)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+#if TEST_HOOKS
+static int parse_hang(const char *s, char *out, size_t outlen)
+{
+	static const char *const steps[] = { "disks", "origins", "modules", "crypt", "swap", "pool", "thin", "mount" };
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (strcmp(s, steps[i]) == 0) {
+			snprintf(out, outlen, "%s", s);
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static int parse_fail(const char *s, enum fail_step *f)
 {
 	for (unsigned i = FAIL_NONE + 1; i < sizeof(fail_names) / sizeof(fail_names[0]); i++)
@@ -251,6 +276,7 @@ static int parse_fail(const char *s, enum fail_step *f)
 		}
 	return -EINVAL;
 }
+#endif
 
 /* A qubes.ephemeral* word; `word` is cut at WORD_MAX, so `len` tells if it was. */
 static int apply_ours(const char *word, size_t len, struct options *o, char *err, size_t errlen)
@@ -282,6 +308,10 @@ static int apply_ours(const char *word, size_t len, struct options *o, char *err
 		hint = "use none, or words from no_read_workqueue, no_write_workqueue, same_cpu_crypt, "
 		       "submit_from_crypt_cpus, sector512 separated by commas, each once";
 		r = cut ? -EINVAL : parse_crypt_flags(v, &o->crypt_flags);
+	} else if (IS(PREFIX ".watchdog")) {
+		hint = "SECONDS is a whole number from 5 to 3600";
+		r = cut ? -EINVAL : parse_watchdog(v, &o->watchdog_s);
+#if TEST_HOOKS
 	} else if (IS(PREFIX ".test.plain")) {
 		hint = "use 0 or 1";
 		o->test_any = true;
@@ -290,10 +320,20 @@ static int apply_ours(const char *word, size_t len, struct options *o, char *err
 		hint = "use 0 or 1";
 		o->test_any = true;
 		r = cut ? -EINVAL : parse_bool(v, &o->test_keyhash);
+	} else if (IS(PREFIX ".test.hang")) {
+		hint = "use one of the steps: disks, origins, modules, crypt, swap, pool, thin, mount";
+		o->test_any = true;
+		r = cut ? -EINVAL : parse_hang(v, o->test_hang, sizeof(o->test_hang));
 	} else if (IS(PREFIX ".test.fail")) {
 		hint = "use one of readonly, key, crypt, pool, thin, swapon, mount, switch_root";
 		o->test_any = true;
 		r = cut ? -EINVAL : parse_fail(v, &o->test_fail);
+#else
+	} else if (nl > sizeof(PREFIX ".test.") - 1 && memcmp(word, PREFIX ".test.", sizeof(PREFIX ".test.") - 1) == 0) {
+		/* the shipped build has no test paths at all: refuse, never ignore */
+		return fail(err, errlen, "\"%.*s\" is accepted only by the test build of ephemeral-init; "
+			    "remove it from the kernel options", (int)nl, word);
+#endif
 	} else {
 		return fail(err, errlen, "unknown option \"%s%s\"; known: %s",
 			    word, cut ? "..." : "", known_list);
@@ -350,6 +390,7 @@ static void set_defaults(struct options *o)
 	snprintf(o->disk_volatile, sizeof(o->disk_volatile), "xvdc");
 	snprintf(o->disk_modules, sizeof(o->disk_modules), "xvdd");
 	o->timeout_s = CMDLINE_DEFAULT_TIMEOUT_S;
+	o->watchdog_s = CMDLINE_DEFAULT_WATCHDOG_S;
 	o->root_ro = true;
 	snprintf(o->init, sizeof(o->init), "/sbin/init");
 	o->test_fail = FAIL_NONE;

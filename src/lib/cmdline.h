@@ -10,6 +10,7 @@
 #define CMDLINE_PATH_MAX 256
 #define CMDLINE_DEFAULT_SWAP (UINT64_C(1) << 30)     /* 1 GiB */
 #define CMDLINE_DEFAULT_TIMEOUT_S 60u
+#define CMDLINE_DEFAULT_WATCHDOG_S 120u
 
 /* Fault-injection points (test builds only; see qubes.ephemeral.test.fail). */
 enum fail_step {
@@ -38,6 +39,10 @@ struct options {
 	char disk_modules[CMDLINE_DISK_NAME_MAX];
 	/* qubes.ephemeral.timeout=SECONDS: how long to wait for each disk (1..3600) */
 	unsigned timeout_s;
+	/* qubes.ephemeral.watchdog=SECONDS (5..3600, default 120): a setup step
+	 * that makes no progress for this long stops the boot (fail closed);
+	 * never shorter than the disk wait plus 30 s. */
+	unsigned watchdog_s;
 	/* qubes.ephemeral.crypt_flags=WORD[,WORD...]: dm-crypt performance options,
 	 * enum crypt_flag of layout.h; words no_read_workqueue, no_write_workqueue,
 	 * same_cpu_crypt, submit_from_crypt_cpus, sector512 (512-byte crypt sectors
@@ -50,11 +55,13 @@ struct options {
 	char rootfstype[CMDLINE_DISK_NAME_MAX]; /* rootfstype=, default "" = try ext4 */
 	char rootflags[CMDLINE_PATH_MAX];   /* rootflags=, default "" */
 
-	/* Test-only options, qubes.ephemeral.test.*: parsed always, refused by
-	 * ephemeral-init unless it was built with test hooks. */
+	/* Test-only options, qubes.ephemeral.test.*: parsed only when built
+	 * with TEST_HOOKS=1 (build/ephemeral-init-test, unit tests); the shipped
+	 * build refuses them and contains none of their code. */
 	bool test_any;          /* any qubes.ephemeral.test.* was given */
 	bool test_plain;        /* qubes.ephemeral.test.plain=1: linear instead of crypt */
 	bool test_keyhash;      /* qubes.ephemeral.test.keyhash=1: print sha256 of key */
+	char test_hang[16];     /* qubes.ephemeral.test.hang=STEP: block forever at that step */
 	enum fail_step test_fail; /* qubes.ephemeral.test.fail=readonly|key|crypt|pool|thin|swapon|mount|switch_root */
 };
 

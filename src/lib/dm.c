@@ -202,6 +202,7 @@ int dm_query(int ctl, const char *name, bool status, bool secure,
 	if (type_out)
 		snprintf(type_out, sizeof(sp->target_type), "%s", sp->target_type);
 	snprintf(out, outlen, "%s", (char *)(sp + 1));
+	r = (int)io->target_count;
 out:
 	explicit_bzero(buf, DM_BUF_SIZE);
 	free(buf);
@@ -244,4 +245,47 @@ int dm_make_node(const char *name, dev_t dev)
 	if (symlink(target, path) < 0)
 		return -errno;
 	return 0;
+}
+
+int dm_list(int ctl, struct dm_name_dev *out, size_t max)
+{
+	char *buf = calloc(1, DM_BUF_SIZE);
+	if (!buf)
+		return -ENOMEM;
+	struct dm_ioctl *io = (struct dm_ioctl *)buf;
+	size_t n = 0;
+	int r;
+
+	init_io(io, DM_BUF_SIZE);
+	if ((r = do_ioctl(ctl, DM_LIST_DEVICES, io)) < 0)
+		goto out;
+	if (io->flags & DM_BUFFER_FULL_FLAG) {
+		r = -ENOBUFS;
+		goto out;
+	}
+	/* a chain of dm_name_list records, each `next` bytes after the last;
+	 * none at all when dev is 0 */
+	size_t off = io->data_start;
+	for (;;) {
+		if (off + sizeof(struct dm_name_list) > io->data_size)
+			break;
+		struct dm_name_list *nl = (struct dm_name_list *)(buf + off);
+		if (!nl->dev)
+			break;
+		if (n == max) {
+			r = -ENOBUFS;
+			goto out;
+		}
+		snprintf(out[n].name, sizeof(out[n].name), "%.*s",
+			 (int)strnlen(nl->name, io->data_size - off - sizeof(*nl)), nl->name);
+		out[n].dev = decode_dev(nl->dev);
+		n++;
+		if (!nl->next)
+			break;
+		off += nl->next;
+	}
+	r = (int)n;
+out:
+	free(buf);
+	return r;
 }

@@ -36,7 +36,8 @@ int dm_message(int ctl, const char *name, uint64_t sector, const char *msg);
  * target into out (NUL-terminated), with its type in type_out (may be NULL,
  * 16 bytes). The kernel prints a keyring key as ":len:type:desc" and a hex key
  * as hex, so a table read shows whether a key is held only by the kernel.
- * `secure` sets DM_SECURE_DATA_FLAG so the kernel wipes its buffer copy. */
+ * `secure` sets DM_SECURE_DATA_FLAG so the kernel wipes its buffer copy.
+ * Returns the number of targets in the table (>= 1) or a negative errno. */
 int dm_query(int ctl, const char *name, bool status, bool secure,
 	     char *type_out, char *out, size_t outlen);
 /* Is there a device of this name? 1 yes, 0 no, <0 error. */
@@ -46,3 +47,11 @@ int dm_devno(int ctl, const char *name, dev_t *dev);
 
 /* /dev/mapper/NAME -> ../dm-MINOR (replacing a stale entry). */
 int dm_make_node(const char *name, dev_t dev);
+
+/* Names and device numbers of every device-mapper device, at most max
+ * (more are -ENOBUFS). Returns the count or a negative errno. */
+struct dm_name_dev {
+	char name[DM_NAME_LEN_MAX];
+	dev_t dev;
+};
+int dm_list(int ctl, struct dm_name_dev *out, size_t max);

@@ -187,6 +187,32 @@ static void timeout(void **state)
 	assert_refused("qubes.ephemeral.timeout=-5", "from 1 to 3600");
 }
 
+static void watchdog(void **state)
+{
+	(void)state;
+	struct options o;
+	assert_int_equal(parse("", &o), 0);
+	assert_int_equal(o.watchdog_s, CMDLINE_DEFAULT_WATCHDOG_S);
+	assert_int_equal(parse("qubes.ephemeral.watchdog=5", &o), 0);
+	assert_int_equal(o.watchdog_s, 5);
+	assert_int_equal(parse("qubes.ephemeral.watchdog=3600", &o), 0);
+	assert_int_equal(o.watchdog_s, 3600);
+	assert_refused("qubes.ephemeral.watchdog=4", "from 5 to 3600");
+	assert_refused("qubes.ephemeral.watchdog=0", "from 5 to 3600");
+	assert_refused("qubes.ephemeral.watchdog=3601", "from 5 to 3600");
+	assert_refused("qubes.ephemeral.watchdog=x", "from 5 to 3600");
+}
+
+static void test_hang_option(void **state)
+{
+	(void)state;
+	struct options o;
+	assert_int_equal(parse("qubes.ephemeral.test.hang=modules", &o), 0);
+	assert_string_equal(o.test_hang, "modules");
+	assert_true(o.test_any);
+	assert_refused("qubes.ephemeral.test.hang=forever", "use one of the steps");
+}
+
 static void test_options(void **state)
 {
 	(void)state;
@@ -260,7 +286,7 @@ static void unknown_ours(void **state)
 	assert_refused("qubes.ephemeral.foo=1",
 		       "unknown option \"qubes.ephemeral.foo=1\"; known: qubes.ephemeral=0|1, "
 		       "qubes.ephemeral.swap=SIZE, qubes.ephemeral.disks=ROOT,PRIVATE,VOLATILE,MODULES, "
-		       "qubes.ephemeral.timeout=SECONDS, qubes.ephemeral.crypt_flags=WORD[,WORD...]");
+		       "qubes.ephemeral.timeout=SECONDS, qubes.ephemeral.watchdog=SECONDS, qubes.ephemeral.crypt_flags=WORD[,WORD...]");
 	assert_refused("qubes.ephemeral", "unknown option \"qubes.ephemeral\"");
 	assert_refused("qubes.ephemeralX=1", "unknown option \"qubes.ephemeralX=1\"");
 	assert_refused("qubes.ephemeral.swap", "unknown option \"qubes.ephemeral.swap\"");
@@ -400,6 +426,8 @@ int main(void)
 		cmocka_unit_test(disks),
 		cmocka_unit_test(timeout),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(watchdog),
+		cmocka_unit_test(test_hang_option),
 		cmocka_unit_test(crypt_flags),
 		cmocka_unit_test(unknown_ours),
 		cmocka_unit_test(others_ignored),

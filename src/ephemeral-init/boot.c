@@ -1,0 +1,148 @@
+/* Boot steps that /init (main.c) and the in-VM hook mode (hook.c) share.
+ * Each stops the boot with one line when it fails. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "init.h"
+#include "log.h"
+
+void read_cmdline(struct ctx *c)
+{
+	char buf[4096], err[256];
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fatal("cannot read /proc/cmdline: %s", strerror(errno));
+	ssize_t n = read_full(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		fatal("cannot read /proc/cmdline: %s", strerror((int)-n));
+	buf[n] = 0;
+	/* Decide the failure policy first, even if the rest does not parse. */
+	fatal_set_ephemeral(strstr(buf, "qubes.ephemeral=1") != NULL);
+	if (cmdline_parse(buf, &c->opt, err, sizeof(err)) < 0)
+		fatal("kernel command line: %s", err);
+	fatal_set_ephemeral(c->opt.ephemeral);
+}
+
+/* Qubes boots VM kernels with xen_scrub_pages=0 and leaves turning it back
+ * on to the initramfs (memory.c). Before any disk is read. */
+void enable_scrubbing(struct ctx *c)
+{
+	int was = scrub_pages_read(NULL);
+	c->scrub = scrub_pages_enable(NULL);
+	meminit_from_kernel_log(&c->meminit);
+	if (c->scrub < 0) {
+		if (c->opt.ephemeral)
+			fatal_errno(c->scrub, "cannot turn on Xen balloon scrubbing (scrub_pages): memory this "
+				    "qube hands back to Xen would reach other qubes unwiped");
+		log_errno(c->scrub, "cannot turn on Xen balloon scrubbing (scrub_pages)");
+	}
+	if (c->hook && was == SCRUB_OFF && c->scrub == SCRUB_ON)
+		log_info("the initramfs' own scrub_pages hook did not run: turned scrubbing on here");
+	log_info("memory: Xen balloon scrubbing %s; kernel zeroes pages on alloc: %s, on free: %s",
+		 c->scrub == SCRUB_ON ? "on (scrub_pages = 1)" :
+		 c->scrub == SCRUB_ABSENT ? "absent (no Xen balloon driver: nothing handed back to scrub)" : "OFF",
+		 c->meminit.alloc < 0 ? "unknown" : c->meminit.alloc ? "on" : "off",
+		 c->meminit.free < 0 ? "unknown" : c->meminit.free ? "on" : "off");
+}
+
+/* Device events, the initramfs' module index and the drivers of the devices
+ * present (coldplug): how both /init and the hook mode begin. */
+void start_devices(struct ctx *c)
+{
+	int r;
+
+	if ((c->uevent_fd = uevent_open()) < 0)
+		fatal("cannot listen for device events: %s", strerror(-c->uevent_fd));
+	if ((r = modules_init(c)) < 0)
+		fatal("cannot read the initramfs module list: %s", strerror(-r));
+	step_done(c, "modindex");
+	modules_coldplug(c);
+	step_done(c, "coldplug");
+}
+
+void wait_disks(struct ctx *c)
+{
+	const struct options *o = &c->opt;
+	int r;
+
+	if ((r = wait_disk(c, o->disk_root, o->timeout_s, true)) < 0)
+		fatal("root disk /dev/%s did not appear within %u s; check the VM's root volume",
+		      o->disk_root, o->timeout_s);
+	if ((r = wait_disk(c, o->disk_private, o->timeout_s, true)) < 0)
+		fatal("private disk /dev/%s did not appear within %u s; check the VM's private volume",
+		      o->disk_private, o->timeout_s);
+	if ((r = wait_disk(c, o->disk_volatile, o->timeout_s, true)) < 0)
+		fatal("volatile disk /dev/%s did not appear within %u s; the VM needs a volatile volume",
+		      o->disk_volatile, o->timeout_s);
+}
+
+/* The origins must be read-only before anything opens them for writing. */
+void lock_origins(struct ctx *c)
+{
+	char part[CMDLINE_DISK_NAME_MAX + 8];
+	int r;
+
+	if (TEST_FAIL(c, FAIL_READONLY))
+		fatal("cannot set root origin /dev/%s read-only: injected failure "
+		      "(qubes.ephemeral.test.fail=readonly)", c->opt.disk_root);
+	if ((r = find_root_partition(c->opt.disk_root, part, sizeof(part))) < 0)
+		fatal("cannot find the root partition on /dev/%s: %s", c->opt.disk_root, strerror(-r));
+	struct disk whole;
+	if ((r = disk_probe(&whole, c->opt.disk_root)) < 0 || (r = disk_force_readonly(&whole)) < 0)
+		fatal("cannot set /dev/%s read-only: %s", c->opt.disk_root, strerror(-r));
+	if ((r = disk_probe(&c->root, part)) < 0 || (r = disk_force_readonly(&c->root)) < 0)
+		fatal("cannot set root origin /dev/%s read-only: %s", part, strerror(-r));
+	c->root.was_writable |= whole.was_writable;
+	if ((r = disk_probe(&c->private_, c->opt.disk_private)) < 0 ||
+	    (r = disk_force_readonly(&c->private_)) < 0)
+		fatal("cannot set private origin /dev/%s read-only: %s", c->opt.disk_private, strerror(-r));
+	if ((r = disk_probe(&c->volatile_, c->opt.disk_volatile)) < 0)
+		fatal("cannot open volatile disk /dev/%s: %s", c->opt.disk_volatile, strerror(-r));
+	if (c->root.was_writable || c->private_.was_writable)
+		log_info("origins were attached writable (root %s, private %s); forced read-only",
+			 c->root.was_writable ? "yes" : "no", c->private_.was_writable ? "yes" : "no");
+}
+
+/* AES-NI brings its own xts(aes); false (and why, on the console) when it
+ * cannot load: no such CPU, or no such module */
+static bool load_aesni(struct ctx *c)
+{
+	int r = load_module(c, "aesni-intel", false);
+	if (r < 0)
+		log_info("no AES-NI (aesni-intel: %s): dm-crypt uses the generic AES, much slower",
+			 strerror(-r));
+	return r == 0;
+}
+
+#define LIST(a) (a), sizeof(a) / sizeof((a)[0])
+
+void load_stack_modules(struct ctx *c)
+{
+	/* dm-crypt asks the crypto API for xts(aes) when its table loads, and
+	 * with no modprobe in the initramfs nothing comes on demand. AES-NI
+	 * must come before the crypt table, which keeps the implementation it
+	 * got; without it, the xts and ecb templates over the built-in generic
+	 * AES. Each module load costs 10-30 ms under emulation, so the
+	 * templates only then. */
+	static const struct modreq dm[] = { { "dm-mod", true } };
+	static const struct modreq generic_xts[] = { { "ecb", true }, { "xts", true } };
+	static const struct modreq targets[] = { { "dm-crypt", true }, { "dm-thin-pool", true } };
+	const char *failed = NULL;
+	int r;
+
+	/* an in-VM kernel's initramfs carries its modules (hook.c); no modules disk */
+	if (!c->hook && (r = mount_modules_disk(c)) < 0 && r != -ENODEV)
+		fatal("cannot mount modules disk /dev/%s read-only: %s", c->opt.disk_modules, strerror(-r));
+	step_done(c, "moddisk");
+	if ((r = load_modules(c, LIST(dm), &failed)) < 0 ||
+	    (!load_aesni(c) && (r = load_modules(c, LIST(generic_xts), &failed)) < 0) ||
+	    (r = load_modules(c, LIST(targets), &failed)) < 0)
+		fatal("cannot load kernel module %s: %s; it must be built in, in the initramfs "
+		      "or on the modules disk", failed, strerror(-r));
+}
+
