@@ -28,5 +28,14 @@ for d in $(ours); do udevadm trigger --action=change "/sys/class/block/$d"; done
 udevadm settle -t 60
 dmsetup suspend ephemeral-private && dmsetup resume ephemeral-private
 udevadm settle -t 60
+# a device of ours no longer in use: only a rule that holds on every event
+# keeps it from dom0 (a plain resume clears the dm udev flags of its record)
+sw=$(readlink -f /dev/mapper/ephemeral-swap 2>/dev/null)
+if [ -n "$sw" ] && swapon --show=NAME --noheadings | grep -qx "$sw"; then
+	swapoff "$sw" && dmsetup suspend ephemeral-swap && dmsetup resume ephemeral-swap
+	udevadm settle -t 60
+	echo "GUEST agent_swapoff_test=done"
+	swapon "$sw"
+fi
 echo "GUEST agent_qdb_block_ours_after=$(blockw)"
 sed 's/^/GUEST qdb-write-after: /' /run/qe-qubesdb/writes.log | tail -n 20
