@@ -1,21 +1,40 @@
-# qubes-ephemeral: `make` builds into build/, `make check` runs every test.
+# qubes-ephemeral: `make` builds what ships into build/; `make check` runs the
+# fast tests, `make check-vm`, `make check-pkg`, `make bench-smoke` the slow
+# tiers; `bash scripts/test.sh` (the README's test command) runs every tier.
+#
+# Packagers: CFLAGS, CPPFLAGS and LDFLAGS from the environment or the command
+# line (rpm %optflags, dpkg-buildflags) reach every host build (the dom0 tool,
+# initramfs-append, the tests); the guest binary (static, musl) takes
+# GUEST_CFLAGS / GUEST_LDFLAGS instead (glibc toolchains' flags do not fit
+# musl-gcc). Warnings are errors for our own builds and CI; `make WERROR=`
+# turns that off. B=DIR builds into another folder.
 SHELL := /bin/bash
 CC ?= gcc
 MUSL_CC ?= musl-gcc
 CLANG ?= clang
 PREFIX ?= /usr
 DESTDIR ?=
-B := build
+B ?= build
 
-WARN := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+# the one source of the version: the file `version` (packaging reads it too)
+VERSION := $(shell cat version)
+
+# overridable defaults (a packager's CFLAGS replace them)
+CFLAGS ?= -O2 -g
+CPPFLAGS ?=
+LDFLAGS ?=
+GUEST_CFLAGS ?=
+GUEST_LDFLAGS ?=
+WERROR ?= -Werror
+
+WARN := -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wformat=2 -Wno-format-nonliteral
+DEFS := -DQE_VERSION=\"$(VERSION)\"
 INC := -Isrc/lib
+DEP := -MMD -MP
 LIB_SRC := $(sort $(wildcard src/lib/*.c))
-LIB_HDR := $(wildcard src/lib/*.h)
 INIT_SRC := $(sort $(wildcard src/ephemeral-init/*.c))
-INIT_HDR := $(wildcard src/ephemeral-init/*.h)
 APPEND_SRC := $(sort $(wildcard src/initramfs-append/*.c))
 QVM_SRC := $(sort $(wildcard src/qvm-ephemeral/*.c))
-QVM_HDR := $(wildcard src/qvm-ephemeral/*.h)
 # everything of qvm-ephemeral but its main(), for unit tests
 QVM_LIB_SRC := $(filter-out src/qvm-ephemeral/main.c,$(QVM_SRC))
 # everything of ephemeral-init but its main(), for unit tests of the boot steps
@@ -25,15 +44,58 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
-# The guest binary: static, musl, small. Kernel UAPI headers come from the
-# host's linux-libc-dev through a folder of links (musl ships none).
-GUEST_CFLAGS := $(WARN) -Os -flto -fno-asynchronous-unwind-tables -fno-unwind-tables -static -ffunction-sections -fdata-sections \
-	-Wl,--gc-sections -s -I$(B)/musl-include $(INC) -Isrc/ephemeral-init
-HOST_CFLAGS := $(WARN) -O2 -g $(INC)
+# Object folders, one per flavour: build/obj/FLAVOUR/src/.../x.o (+ x.d)
+#   guest       the guest binary: musl, static, -Os, LTO, TEST_HOOKS=0
+#   guest-test  the same with the qubes.ephemeral.test.* options (tests/vm)
+#   host        the dom0 tool and initramfs-append (CFLAGS/CPPFLAGS/LDFLAGS)
+#   host-test   the dom0 tool with -DTEST_HOOKS=1 (test-only hooks)
+#   san         unit tests: host build with ASan + UBSan
+#   fuzz        clang, libFuzzer + ASan + UBSan
+#   cov         unit tests with gcov counters (make coverage)
+O := $(B)/obj
+GUEST_CC_FLAGS := $(WARN) -Os -flto -fno-asynchronous-unwind-tables -fno-unwind-tables -ffunction-sections -fdata-sections \
+	-I$(B)/musl-include $(INC) -Isrc/ephemeral-init $(DEFS) $(GUEST_CFLAGS)
+GUEST_LD_FLAGS := -Os -flto -static -Wl,--gc-sections -s $(GUEST_LDFLAGS)
+HOST_CC_FLAGS := $(WARN) $(INC) -Isrc/qvm-ephemeral $(DEFS) $(CPPFLAGS) $(CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_CC_FLAGS := $(HOST_CC_FLAGS) $(SAN) -DTEST_HOOKS=1 -Isrc/ephemeral-init
+FUZZ_CC_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -DTEST_HOOKS=1 $(INC) $(DEFS)
+COV_CC_FLAGS := $(WARN) $(INC) -Isrc/qvm-ephemeral -Isrc/ephemeral-init $(DEFS) -DTEST_HOOKS=1 -O0 -g --coverage
 
-.PHONY: all check unit vm fuzz demo install install-vm packages clean
-all: $(B)/ephemeral-init $(B)/ephemeral-init-test $(B)/initramfs-append $(B)/keyscan $(if $(QVM_SRC),$(B)/qvm-ephemeral)
+objs = $(patsubst %.c,$(O)/$(1)/%.o,$(2))
+
+# A flavour's flags are recorded in its folder; objects are rebuilt when they change.
+# objects are kept (not intermediate files make would delete)
+.SECONDARY:
+FORCE:
+.PHONY: FORCE
+define flavour
+$(O)/$(1)/.flags: FORCE
+	@mkdir -p $$(@D); echo '$(2)' | cmp -s - $$@ || echo '$(2)' >$$@
+$(O)/$(1)/%.o: %.c $(O)/$(1)/.flags $(3)
+	@mkdir -p $$(@D)
+	$(4) $(2) $(DEP) -c -o $$@ $$<
+endef
+$(eval $(call flavour,guest,$(GUEST_CC_FLAGS) -DTEST_HOOKS=0,| $(B)/musl-include,$(MUSL_CC)))
+$(eval $(call flavour,guest-test,$(GUEST_CC_FLAGS) -DTEST_HOOKS=1,| $(B)/musl-include,$(MUSL_CC)))
+$(eval $(call flavour,host,$(HOST_CC_FLAGS),,$(CC)))
+$(eval $(call flavour,host-test,$(HOST_CC_FLAGS) -DTEST_HOOKS=1,,$(CC)))
+$(eval $(call flavour,san,$(SAN_CC_FLAGS),,$(CC)))
+$(eval $(call flavour,fuzz,$(FUZZ_CC_FLAGS),,$(CLANG)))
+$(eval $(call flavour,cov,$(COV_CC_FLAGS),,$(CC)))
+
+ALL_OBJ := $(call objs,guest,$(INIT_SRC) $(LIB_SRC)) $(call objs,guest-test,$(INIT_SRC) $(LIB_SRC)) \
+	$(call objs,host,$(APPEND_SRC) $(QVM_SRC) $(LIB_SRC) tests/vm/keyscan.c) $(call objs,host-test,$(QVM_SRC) $(LIB_SRC)) \
+	$(call objs,san,$(UNIT_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC) $(LIB_SRC)) $(call objs,fuzz,$(FUZZ_SRC) $(LIB_SRC)) \
+	$(call objs,cov,$(UNIT_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC) $(LIB_SRC))
+-include $(ALL_OBJ:.o=.d)
+
+.PHONY: all check check-vm check-pkg check-buildflags check-all bench-smoke unit vm fuzz demo \
+	install install-vm packages coverage clean test-bins
+# what ships
+all: $(B)/ephemeral-init $(B)/initramfs-append $(B)/qvm-ephemeral
+# what only the tests use
+test-bins: $(B)/ephemeral-init-test $(B)/keyscan $(B)/qvm-ephemeral-test
 
 $(B)/musl-include:
 	mkdir -p $@
@@ -41,49 +103,46 @@ $(B)/musl-include:
 	ln -sfn /usr/include/asm-generic $@/asm-generic
 	ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $@/asm
 
-$(B)/ephemeral-init: $(INIT_SRC) $(INIT_HDR) $(LIB_SRC) $(LIB_HDR) | $(B)/musl-include
-	$(MUSL_CC) $(GUEST_CFLAGS) -DTEST_HOOKS=0 -o $@ $(INIT_SRC) $(LIB_SRC)
+# The guest binary: static, musl, small. Kernel UAPI headers come from the
+# host's linux-libc-dev through a folder of links (musl ships none).
+$(B)/ephemeral-init: $(call objs,guest,$(INIT_SRC) $(LIB_SRC))
+	$(MUSL_CC) $(GUEST_LD_FLAGS) -o $@ $^
 
 # Same program with the qubes.ephemeral.test.* options enabled: used only by
 # tests/vm (control runs, fault injection). Never shipped.
-$(B)/ephemeral-init-test: $(INIT_SRC) $(INIT_HDR) $(LIB_SRC) $(LIB_HDR) | $(B)/musl-include
-	$(MUSL_CC) $(GUEST_CFLAGS) -DTEST_HOOKS=1 -o $@ $(INIT_SRC) $(LIB_SRC)
+$(B)/ephemeral-init-test: $(call objs,guest-test,$(INIT_SRC) $(LIB_SRC))
+	$(MUSL_CC) $(GUEST_LD_FLAGS) -o $@ $^
 
-$(B)/initramfs-append: $(APPEND_SRC) $(LIB_SRC) $(LIB_HDR)
-	@mkdir -p $(B)
-	$(CC) $(HOST_CFLAGS) -o $@ $(APPEND_SRC) $(LIB_SRC)
+$(B)/initramfs-append: $(call objs,host,$(APPEND_SRC) $(LIB_SRC))
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # The dom0 tool (runs in dom0, dynamically linked against libc only).
-$(B)/qvm-ephemeral: $(QVM_SRC) $(QVM_HDR) $(LIB_SRC) $(LIB_HDR)
-	@mkdir -p $(B)
-	$(CC) $(HOST_CFLAGS) -Isrc/qvm-ephemeral -o $@ $(QVM_SRC) $(LIB_SRC)
+$(B)/qvm-ephemeral: $(call objs,host,$(QVM_SRC) $(LIB_SRC))
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+# The dom0 tool with -DTEST_HOOKS=1 (test-only hooks). Never shipped.
+$(B)/qvm-ephemeral-test: $(call objs,host-test,$(QVM_SRC) $(LIB_SRC))
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # tests/vm: finds the volatile key in a guest memory dump by its fingerprint
-$(B)/keyscan: tests/vm/keyscan.c src/lib/sha256.c src/lib/sha256.h
-	@mkdir -p $(B)
-	$(CC) $(HOST_CFLAGS) -O3 -o $@ tests/vm/keyscan.c src/lib/sha256.c
+$(B)/keyscan: $(call objs,host,tests/vm/keyscan.c src/lib/sha256.c)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # Unit tests: each tests/unit/test_X.c is its own cmocka program, built with
-# ASan + UBSan against the library sources.
-$(B)/tests/%: tests/unit/%.c $(LIB_SRC) $(LIB_HDR) $(QVM_LIB_SRC) $(QVM_HDR) $(INIT_LIB_SRC) $(INIT_HDR)
-	@mkdir -p $(B)/tests
-	$(CC) $(HOST_CFLAGS) $(SAN) -DTEST_HOOKS=1 -Isrc/qvm-ephemeral -Isrc/ephemeral-init -o $@ $< $(LIB_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC) -lcmocka -pthread
+# ASan + UBSan and -DTEST_HOOKS=1, linked with the objects of the library,
+# the dom0 tool and the init's steps (compiled once for all of them).
+SAN_LIB_OBJ := $(call objs,san,$(LIB_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC))
+$(B)/tests/%: $(O)/san/tests/unit/%.o $(SAN_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lcmocka -pthread
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
 
-vm: all
-	@tests/vm/run.sh all
-
-check: all $(UNIT_BIN)
-	@tests/check.sh $(UNIT_BIN)
-
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(LIB_HDR)
-	@mkdir -p $(B)/fuzz
-	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -DTEST_HOOKS=1 $(INC) -o $@ $< $(LIB_SRC)
-
-# fuzz_cpio compiles the dom0 tool's initramfs reader in
-$(B)/fuzz/fuzz_cpio: src/qvm-ephemeral/kernel_scan.c src/qvm-ephemeral/kernel.h
+FUZZ_LIB_OBJ := $(call objs,fuzz,$(LIB_SRC))
+$(B)/fuzz/%: $(O)/fuzz/tests/fuzz/%.o $(FUZZ_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $^
 
 FUZZ_SECONDS ?= 30
 fuzz: $(FUZZ_BIN)
@@ -94,8 +153,38 @@ fuzz: $(FUZZ_BIN)
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-demo: all
+# Test tiers (tests/check.sh; each ends with "N passed, N failed"):
+#   check        fast, no VM: unit, install, fuzz smoke, shipped strings, tests/dom0, tests/docs
+#   check-vm     tests/vm/guard-test.sh, the QEMU scenarios, the stack doc check
+#   check-pkg    tests/pkg, and the dom0 tool built with dpkg-buildflags
+#   bench-smoke  every bench figure once at tiny sizes
+# check-all (scripts/test.sh) runs every tier listed in tests/check.sh.
+check: all test-bins $(UNIT_BIN)
+	@tests/check.sh fast
+check-vm: all test-bins
+	@tests/check.sh vm
+check-pkg: all test-bins
+	@tests/check.sh pkg
+bench-smoke: all
+	@tests/check.sh bench
+check-all: all test-bins $(UNIT_BIN)
+	@tests/check.sh all
+
+# The dom0 tool and initramfs-append built as Debian would (dpkg-buildflags,
+# hardening=+all) into build/dpkg, then the unit and dom0 tests against it.
+check-buildflags:
+	@tests/buildflags.sh
+
+vm: all test-bins
+	@tests/vm/run.sh all
+
+demo: all test-bins
 	@tests/vm/demo.sh
+
+# Line coverage of src/ (gcov through gcovr): by the unit tests, and by the
+# unit tests + tests/dom0 run against a coverage build of the dom0 tool.
+coverage:
+	@tests/coverage.sh
 
 # dom0 layout: the tool, its man page, completion and units, and the guest
 # payload (ephemeral-init) the tool appends to kernel variants.
@@ -103,7 +192,7 @@ install: $(B)/ephemeral-init $(B)/initramfs-append $(B)/qvm-ephemeral
 	install -D -m 0755 $(B)/ephemeral-init $(DESTDIR)$(PREFIX)/lib/qubes-ephemeral/ephemeral-init
 	install -D -m 0755 $(B)/initramfs-append $(DESTDIR)$(PREFIX)/lib/qubes-ephemeral/initramfs-append
 	install -D -m 0755 $(B)/qvm-ephemeral $(DESTDIR)$(PREFIX)/bin/qvm-ephemeral
-	install -D -m 0644 doc/qvm-ephemeral.1 $(DESTDIR)$(PREFIX)/share/man/man1/qvm-ephemeral.1
+	install -D -m 0644 docs/qvm-ephemeral.1 $(DESTDIR)$(PREFIX)/share/man/man1/qvm-ephemeral.1
 	install -D -m 0644 completion/qvm-ephemeral.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qvm-ephemeral
 	for u in dom0/systemd/*; do install -D -m 0644 $$u $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u); done
 

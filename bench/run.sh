@@ -71,7 +71,7 @@ _baseline_initrd_build() { # OUT
 	local out=$1 tmp st m mods a
 	[ -f "$out" ] && return 0
 	bnote "building the baseline initramfs"
-	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	vm_tmpdir tmp
 	st=$tmp/root
 	mkdir -p "$st"/{bin,sbin,dev,proc,sys,run,tmp,lib/modules/"$KVER"}
 	copy_bin "$st" "$(command -v sfdisk)" /sbin/sfdisk
@@ -142,7 +142,7 @@ _big_private_build() { # OUT
 	local out=$1 tmp
 	[ -f "$out" ] && return 0
 	bnote "building the $BIG_PRIVATE private disk"
-	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	vm_tmpdir tmp
 	mkdir -p "$tmp/tree/home/user"
 	truncate -s "$BIG_PRIVATE" "$tmp/p.img"
 	mkfs.ext4 -q -F -b 4096 -i 4194304 -J size=32 -L private \
@@ -258,9 +258,7 @@ baseline_initrd
 bench_root
 big_private
 choose_accel
-mkdir -p "$VM_CACHE/runs"
-{ ls -1dt "$VM_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +10 | xargs -r rm -rf
-RUN_DIR=$(mktemp -d "$VM_CACHE/runs/$(date +%Y%m%d-%H%M%S)-$MODE.XXXX")
+vm_new_run_dir "$MODE"
 OURS_INITRD=$RUN_DIR/ours-initrd.img
 test_initrd "${BENCH_INIT:-$REPO/build/ephemeral-init}" "$OURS_INITRD"
 bnote "mode $MODE, kernel $KVER, accel $ACCEL_NAME, run folder $RUN_DIR"

@@ -7,8 +7,8 @@
  *   ephemeral-init --hook setup           local-top / pre-trigger: origins
  *                                         read-only, key, crypt, swap, pool,
  *                                         /dev/mapper/dmroot, private
- *   ephemeral-init --hook finish NEWROOT  init-bottom / pre-pivot: the new
- *                                         root's fstab, /dev/PRIVATE, udev db
+ *   ephemeral-init --hook finish NEWROOT  init-bottom / pre-pivot: names
+ *                                         /dev/PRIVATE and /dev/VOLATILE1, udev db
  *
  * Without qubes.ephemeral=1, setup and finish do nothing (exit 0). With it,
  * every failure prints one FATAL line and powers the VM off from here
@@ -96,7 +96,7 @@ static void hook_finish(struct ctx *c, const char *newroot)
 		      " (%u:%u); check root= on the kernel command line", newroot,
 		      major(st.st_dev), minor(st.st_dev), major(root), minor(root));
 	lock_origins(c);   /* again: nothing may have undone it since setup */
-	/* rewrite_fstab only asks whether there is a swap slice */
+	/* redirect_names only asks whether there is a swap slice */
 	c->layout.swap_sectors = dm_devno(c->dm, DM_SWAP, &swap) == 0;
 	/* writes nothing into the root: it may stay mounted read-only */
 	if ((r = newroot_prepare(c)) < 0)

@@ -23,7 +23,6 @@
 #define RUN_DIR "/run/qubes-ephemeral"
 #define STATE_FILE RUN_DIR "/state"
 #define STATUS_TOOL RUN_DIR "/ephemeral-status"
-#define RUN_FSTAB RUN_DIR "/fstab"              /* bound over the new root's /etc/fstab */
 #define SYSROOT "/sysroot"
 #define MODULES_MNT "/.modules-disk"
 #define KEY_BYTES 64                       /* aes-xts with AES-256: 512 bits */

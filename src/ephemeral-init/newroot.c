@@ -1,68 +1,81 @@
-/* Prepare the new root without writing into it: point its fstab at our
- * devices (a rewritten copy in /run bound over /etc/fstab), tell its udev
- * our devices are set up, leave the status tool and our state under /run
- * (moved into the new root). Every block the boot wrote into the root copy
- * would first be copied whole from the origin through dm-crypt. */
+/* Prepare the new root without writing into it: the device names its fstab
+ * and scripts use lead to our devices, its udev learns our devices are set
+ * up, the status tool and our state are left under /run (moved into the new
+ * root). Every block the boot wrote into the root copy would first be
+ * copied whole from the origin through dm-crypt. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "dm.h"
 #include "fileio.h"
-#include "fstab.h"
 #include "init.h"
 #include "log.h"
+#include "unitname.h"
 
-#define FSTAB_MAX (1u << 20)
 #define SELF_MAX (16u << 20)
 
-static int rewrite_fstab(struct ctx *c)
+/* The template's fstab names the private disk (/dev/xvdb /rw) and the
+ * volatile swap partition (/dev/xvdc1 swap), and its scripts use the same
+ * names. The root stays as it is — a package update may replace
+ * /etc/fstab as it likes — and the names lead to our devices instead:
+ * /dev/PRIVATE and /dev/VOLATILE1 are links to the encrypted devices (the
+ * origins stay reachable under /sys/class/block), and systemd's unit for
+ * the fstab swap entry is masked in /run: our swap is on already, and with
+ * no swap slice nothing may wait 90 s for a partition that never comes. */
+static int link_name(const char *name, const char *target)
 {
-	char priv_old[64], swap_old[64];
-	size_t len = 0, outlen = 0;
-	char *out = NULL;
-	struct stat st;
+	char path[64];
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	if (symlink(target, path) < 0)
+		return -errno;
+	return 0;
+}
 
-	char fstab[512];
-	snprintf(fstab, sizeof(fstab), "%s/etc/fstab", c->newroot ? c->newroot : SYSROOT);
-	char *in = NULL;
-	int r = read_file_full(fstab, FSTAB_MAX, &in, &len);
-	if (r == -ENOENT) {
-		log_info("new root has no /etc/fstab; nothing to rewrite");
-		return 0;
-	}
-	if (r < 0)
+static int mask_fstab_swap(const char *swap_name)
+{
+	char path[192], unit[128];
+	int r;
+
+	snprintf(path, sizeof(path), "/dev/%s", swap_name);
+	if ((r = unit_name_from_path(path, "swap", unit, sizeof(unit))) < 0)
 		return r;
-	snprintf(priv_old, sizeof(priv_old), "/dev/%s", c->opt.disk_private);
-	snprintf(swap_old, sizeof(swap_old), "/dev/%s1", c->opt.disk_volatile);
-	struct fstab_rewrite rw = {
-		.private_old = priv_old,
-		.private_new = "/dev/mapper/" DM_PRIVATE,
-		.swap_old = swap_old,
-		/* no swap slice: comment the entry out so nothing waits for it */
-		.swap_new = c->layout.swap_sectors ? "/dev/mapper/" DM_SWAP : NULL,
-	};
-	int n = fstab_rewrite(in, len, &rw, &out, &outlen);
-	free(in);
-	if (n < 0)
-		return n;
-	if (n > 0) {
-		mode_t mode = stat(fstab, &st) == 0 ? (st.st_mode & 07777) : 0644;
-		r = write_file_atomic(RUN_FSTAB, out, outlen, mode);
-		if (!r && mount(RUN_FSTAB, fstab, NULL, MS_BIND, NULL) < 0)
-			r = -errno;
-		if (!r)
-			log_info("fstab: %d entr%s now name the encrypted devices (%s bound on /etc/fstab)",
-				 n, n == 1 ? "y" : "ies", RUN_FSTAB);
-	}
-	free(out);
-	return r;
+	mkdir("/run/systemd", 0755);
+	mkdir("/run/systemd/system", 0755);
+	snprintf(path, sizeof(path), "/run/systemd/system/%s", unit);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	if (symlink("/dev/null", path) < 0)
+		return -errno;
+	return 0;
+}
+
+static int redirect_names(struct ctx *c)
+{
+	char swap[CMDLINE_DISK_NAME_MAX + 2];
+	int r;
+
+	snprintf(swap, sizeof(swap), "%s1", c->opt.disk_volatile);
+	if ((r = link_name(c->opt.disk_private, "mapper/" DM_PRIVATE)) < 0)
+		return log_errno(r, "cannot point /dev/%s at the encrypted private device", c->opt.disk_private);
+	if (c->layout.swap_sectors && (r = link_name(swap, "mapper/" DM_SWAP)) < 0)
+		return log_errno(r, "cannot point /dev/%s at the encrypted swap", swap);
+	if ((r = mask_fstab_swap(swap)) < 0)
+		return log_errno(r, "cannot mask the fstab swap unit of /dev/%s in /run/systemd/system", swap);
+	if (c->layout.swap_sectors)
+		log_info("/dev/%s and /dev/%s name the encrypted private device and swap; the fstab swap "
+			 "unit is masked (swap is on already)", c->opt.disk_private, swap);
+	else
+		log_info("/dev/%s names the encrypted private device; no swap, the fstab swap unit is masked",
+			 c->opt.disk_private);
+	return 0;
 }
 
 /* The database records above last only until a device's next real dm event:
@@ -133,30 +146,11 @@ int install_status_tool(void)
 	return r;
 }
 
-/* The template's own scripts name the private disk directly (Qubes'
- * setup-rwdev.sh runs blkid, mkfs.ext4 on a blank volume, fsck.ext4; setup-rw.sh
- * runs resize2fs). Pointed at the read-only origin they fail, and on a blank
- * private the qube would come up without /rw. So inside an ephemeral qube
- * /dev/xvdb names the encrypted throw-away copy; the origin stays reachable
- * through the thin device only, and under /sys/class/block. */
-static int redirect_private_name(struct ctx *c)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/dev/%s", c->opt.disk_private);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -errno;
-	if (symlink("mapper/" DM_PRIVATE, path) < 0)
-		return -errno;
-	return 0;
-}
-
 int newroot_prepare(struct ctx *c)
 {
 	int r;
-	if ((r = rewrite_fstab(c)) < 0)
-		return log_errno(r, "cannot rewrite the new root's /etc/fstab");
-	if ((r = redirect_private_name(c)) < 0)
-		return log_errno(r, "cannot point /dev/%s at the encrypted private device", c->opt.disk_private);
+	if ((r = redirect_names(c)) < 0)
+		return r;
 	return seed_udev_db(c);
 }
 

@@ -26,9 +26,9 @@ static void *watch(void *arg)
 		long long now = monotonic_ms(), d = atomic_load(&deadline_ms);
 		if (d && now >= d) {
 			const char *after = (const char *)atomic_load(&last_step);
-			fatal("setup made no progress for %u s after step \"%s\" (a module or device "
-			      "call hangs; qubes.ephemeral.watchdog=%u)", bound_s, after ? after : "start",
-			      bound_s);
+			fatal("setup made no progress for %u s after step \"%s\": a module or device "
+			      "call hangs (bound: qubes.ephemeral.watchdog, at least qubes.ephemeral.timeout "
+			      "+ 30 s)", bound_s, after ? after : "start");
 		}
 		long long wait = d ? d - now : 1000;
 		struct timespec ts = { .tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000 };

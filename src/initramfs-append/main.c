@@ -20,7 +20,10 @@
 #define EXIT_ERROR 1
 #define EXIT_USAGE 2
 
-#define DEFAULT_VERSION "qubes-ephemeral 0.1"
+#ifndef QE_VERSION
+#error "QE_VERSION is passed by the Makefile from the file `version`"
+#endif
+#define DEFAULT_VERSION "qubes-ephemeral " QE_VERSION
 #define VERSION_PATH "usr/lib/qubes-ephemeral/version"
 #define DIR_MODE 0755
 

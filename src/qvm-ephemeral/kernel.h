@@ -17,7 +17,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define KERNEL_TOOL_VERSION "0.1"
+#ifndef QE_VERSION
+#error "QE_VERSION is passed by the Makefile from the file `version`"
+#endif
+#define KERNEL_TOOL_VERSION QE_VERSION
 #define KERNEL_INIT_DEFAULT "/usr/lib/qubes-ephemeral/ephemeral-init"
 #define KERNEL_MANIFEST ".qubes-ephemeral-source"
 #define KERNEL_VERSION_PATH "usr/lib/qubes-ephemeral/version"

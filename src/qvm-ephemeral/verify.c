@@ -90,8 +90,10 @@ void verify_judge(const char *out, int guest_rc, struct verify_result *v)
 		}
 	}
 
-	/* swap: every active swap must be our encrypted slice */
-	bool any = false, foreign = false, none = false;
+	/* swap: every active swap must be on our encrypted device (the guest
+	 * proves it from its dm tables and says so in its verdict; older guests
+	 * marked a foreign swap "NOT ours") */
+	bool any = false, foreign = vd && strstr(vd, "NOT ephemeral") && strstr(vd, "swap"), none = false;
 	for (const char *p = out; *p;) {
 		size_t len = strcspn(p, "\n");
 		if (!strncmp(p, "swap:", 5)) {
@@ -113,6 +115,23 @@ void verify_judge(const char *out, int guest_rc, struct verify_result *v)
 		set(&v->swap, false, common);
 	else
 		set(&v->swap, true, "swap is a slice of the encrypted volatile disk");
+
+	/* memory handed back to Xen must be wiped (scrub_pages = 1) */
+	char mem[256];
+	const char *mm = line_of(out, "memory", mem, sizeof(mem));
+	if (!mm)
+		set(&v->memory, false, "ephemeral-status printed no memory line (a kernel variant from before "
+		    "the scrubbing check: run 'qvm-ephemeral kernel sync')");
+	else if (strstr(mm, "OFF"))
+		set(&v->memory, false, "Xen balloon scrubbing is off: memory the qube hands back to Xen is not wiped");
+	else if (strstr(mm, "absent"))
+		set(&v->memory, true, "no Xen balloon driver in the qube: nothing is handed back to scrub");
+	else if (strstr(mm, "scrub_pages = 1")) {
+		char why[256];
+		snprintf(why, sizeof(why), "%.200s", mm);
+		set(&v->memory, true, why);
+	} else
+		set(&v->memory, false, "the memory line does not say scrubbing is on");
 }
 
 static void usage(FILE *f)
@@ -120,7 +139,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: qvm-ephemeral verify VM\n"
 		   "\n"
 		   "Runs " GUEST_STATUS " inside the running qube as root through qrexec\n"
-		   "and prints PASS or FAIL for root, private and swap with the reason.\n"
+		   "and prints PASS or FAIL for root, private, swap and memory (Xen balloon\n"
+		   "scrubbing) with the reason.\n"
 		   "\nexit codes: 0 every path PASS, 1 a FAIL or the check could not run, 2 usage\n");
 }
 
@@ -226,10 +246,10 @@ int cmd_verify(int argc, char **argv)
 		fputs(out, stdout);
 	free(out);
 	const struct { const char *n; struct verify_path *p; } rows[] = {
-		{ "root", &v.root }, { "private", &v.private }, { "swap", &v.swap },
+		{ "root", &v.root }, { "private", &v.private }, { "swap", &v.swap }, { "memory", &v.memory },
 	};
 	bool all = v.guest_ok;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		printf("%-8s %s  %s\n", rows[i].n, rows[i].p->pass ? "PASS" : "FAIL", rows[i].p->reason);
 		all = all && rows[i].p->pass;
 	}

@@ -8,10 +8,10 @@ struct verify_path {
 };
 
 struct verify_result {
-	struct verify_path root, private, swap;
+	struct verify_path root, private, swap, memory;
 	char verdict[256];  /* the guest's own verdict line */
 	bool guest_ok;      /* the guest tool exited 0 */
 };
 
-/* Pure: judges root, private and swap from the tool's output and exit code. */
+/* Pure: judges root, private, swap and memory from the tool's output and exit code. */
 void verify_judge(const char *out, int guest_rc, struct verify_result *v);

@@ -212,6 +212,7 @@ stack:    / = dmroot (thin, origin /dev/xvda3) -> ephemeral-pool -> ephemeral-cr
 origins:  root read-only, private read-only (were writable at boot: root no, private no)
 swap:     /dev/dm-1 (encrypted slice), 0 of 1048572 KiB used
 pool:     data 1.2% used (1 of 2 bytes), metadata 0.5% used
+memory:   Xen balloon scrubbing on (scrub_pages = 1); kernel zeroes pages on alloc: on, on free: on
 verdict:  ephemeral"
 echo "$good" >"$T/guest/browser.out"; echo 0 >"$T/guest/browser.rc"
 check "verify PASS" 0 "^root +PASS" -- "$QVM" verify browser
@@ -221,6 +222,10 @@ sed -e 's/private read-only/private WRITABLE/' -e 's#(encrypted slice)#(NOT ours
 check "verify FAIL private with the reason" 1 "^private +FAIL +the private origin disk is writable" -- "$QVM" verify browser
 check "verify FAIL swap" 1 "^swap +FAIL" -- "$QVM" verify browser
 check "verify: root still PASS" 1 "^root +PASS" -- "$QVM" verify browser
+sed -e 's/scrubbing on (scrub_pages = 1)/scrubbing OFF (scrub_pages = 0)/' -e 's/^verdict:.*/verdict:  NOT ephemeral: Xen balloon scrubbing is off/' <<<"$good" >"$T/guest/browser.out"; echo 1 >"$T/guest/browser.rc"
+check "verify FAIL memory when scrubbing is off" 1 "^memory +FAIL +Xen balloon scrubbing is off" -- "$QVM" verify browser
+grep -v '^memory:' <<<"$good" >"$T/guest/browser.out"; echo 0 >"$T/guest/browser.rc"
+check "verify FAIL memory from a guest that does not report it" 1 "^memory +FAIL .*kernel sync" -- "$QVM" verify browser
 check "verify: halted qube" 1 "work: not running" -- "$QVM" verify work
 check "verify: tool missing in the guest" 1 "not found; the qube did not boot through ephemeral-init" -- "$QVM" verify named-busy
 

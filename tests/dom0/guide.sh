@@ -54,6 +54,7 @@ stack:    / = dmroot (thin, origin /dev/xvda3) -> ephemeral-pool -> ephemeral-cr
 origins:  root read-only, private read-only (were writable at boot: root no, private no)
 swap:     /dev/dm-1 (encrypted slice), 0 of 1048572 KiB used
 pool:     data 1.2% used (1 of 2 bytes), metadata 0.5% used
+memory:   Xen balloon scrubbing on (scrub_pages = 1); kernel zeroes pages on alloc: on, on free: on
 verdict:  ephemeral
 G
 echo 0 >"$T/guest/work.rc"

@@ -36,7 +36,7 @@ tree_sha() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sh
 tree_stat() { (cd "$1" && find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n %i %Y %s'); }
 leftovers() { find "$K" -maxdepth 1 -name '.*' -printf '%f\n' | sort; }
 INIT_SHA=$(sha256sum "$INIT" | cut -d' ' -f1)
-WANT_VERSION="qubes-ephemeral 0.1 init-sha256=$INIT_SHA"
+WANT_VERSION="qubes-ephemeral $(cat "$ROOT/version") init-sha256=$INIT_SHA"
 
 # Checks a variant against its original; extracts what the kernel would.
 check_variant() { # NAME

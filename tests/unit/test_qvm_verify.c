@@ -18,6 +18,7 @@ static const char good[] =
 	"origins:  root read-only, private read-only (were writable at boot: root yes, private yes; forced read-only)\n"
 	"swap:     /dev/dm-1 (encrypted slice), 0 of 1048572 KiB used\n"
 	"pool:     data 1.0% used (1 of 2 bytes), metadata 0.1% used\n"
+	"memory:   Xen balloon scrubbing on (scrub_pages = 1); kernel zeroes pages on alloc: on, on free: off\n"
 	"verdict:  ephemeral\n";
 
 static void all_pass(void **state)
@@ -25,7 +26,7 @@ static void all_pass(void **state)
 	(void)state;
 	struct verify_result v;
 	verify_judge(good, 0, &v);
-	assert_true(v.root.pass && v.private.pass && v.swap.pass && v.guest_ok);
+	assert_true(v.root.pass && v.private.pass && v.swap.pass && v.memory.pass && v.guest_ok);
 	assert_string_equal(v.verdict, "ephemeral");
 	assert_non_null(strstr(v.root.reason, "aes-xts-plain64"));
 }
@@ -70,6 +71,26 @@ static void failures(void **state)
 	replace(b, sizeof(b), "mode:     ephemeral", "mode:     stock");
 	verify_judge(b, 1, &v);
 	assert_non_null(strstr(v.private.reason, "not booted in ephemeral mode"));
+
+	/* the verdict of a guest that proves its swap is not ours */
+	replace(b, sizeof(b), "verdict:  ephemeral", "verdict:  NOT ephemeral: swap on 202:33 is not on ephemeral-crypt");
+	verify_judge(b, 1, &v);
+	assert_false(v.swap.pass);
+	assert_true(v.root.pass);
+
+	replace(b, sizeof(b), "Xen balloon scrubbing on (scrub_pages = 1)", "Xen balloon scrubbing OFF (scrub_pages = 0)");
+	verify_judge(b, 1, &v);
+	assert_false(v.memory.pass);
+	assert_non_null(strstr(v.memory.reason, "not wiped"));
+
+	replace(b, sizeof(b), "Xen balloon scrubbing on (scrub_pages = 1)", "Xen balloon scrubbing absent (no Xen balloon driver)");
+	verify_judge(b, 0, &v);
+	assert_true(v.memory.pass);
+
+	replace(b, sizeof(b), "memory:   Xen balloon scrubbing on (scrub_pages = 1); kernel zeroes pages on alloc: on, on free: off\n", "");
+	verify_judge(b, 0, &v);
+	assert_false(v.memory.pass);
+	assert_non_null(strstr(v.memory.reason, "kernel sync"));
 
 	verify_judge("", 127, &v);
 	assert_false(v.root.pass || v.private.pass || v.swap.pass || v.guest_ok);

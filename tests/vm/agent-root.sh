@@ -9,38 +9,29 @@
 #   tests/vm/agent-root.sh CACHE_DIR      prints the disk image path
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/guard.sh"
 . "$here/systemd-userland.sh"
-QUBES_CACHE=$1
+VM_CACHE=$1 QUBES_CACHE=$1
 . "$here/qubes/upstream.sh"
-cache=$1
+vm_traps
 say() { echo "agent-root: $*" >&2; }
 PACKAGES=systemd-sysv,udev,kmod,e2fsprogs,util-linux,mount,dmsetup,fdisk
 agent=$(qubes_src qubes-core-agent-linux) || exit 1
 utils=$(qubes_src qubes-linux-utils) || exit 1
-key=$( (echo "$PACKAGES $agent $utils"; cat "$0" "$here"/guest-systemd/* "$here"/systemd-userland.sh "$here"/qubes/* "$here"/guest-agent/* "$here"/guest-agent/qubesdb/*) | sha256sum | cut -c1-12)
-img=$cache/root-agent-$key.img
+key=$( (echo "$PACKAGES $agent $utils"; cat "$0" "$here"/guard.sh "$here"/systemd-userland.sh "$here"/guest-systemd/* "$here"/qubes/*;
+	find "$here/guest-agent" -type f | sort | xargs cat) | sha256sum | cut -c1-12)
+img=$VM_CACHE/root-agent-$key.img
 [ -f "$img" ] && { echo "$img"; exit 0; }
-command -v debootstrap >/dev/null || { say "debootstrap missing; run scripts/install-deps.sh"; exit 1; }
+vm_lock_entry "root-agent-$key"
+# another run may have built it while this one waited
+[ -f "$img" ] && { echo "$img"; exit 0; }
 
-base=$cache/debootstrap-agent-$(echo "$PACKAGES" | sha256sum | cut -c1-12)
-exec 7>"$cache/.lock-agent-root"
-flock 7
-if [ ! -f "$base/.done" ]; then
-	rm -rf "$base"
-	say "debootstrap of Debian 12 (a few minutes, once)"
-	debootstrap --variant=minbase --include="$PACKAGES" bookworm "$base" http://deb.debian.org/debian >"$cache/debootstrap-agent.log" 2>&1 ||
-		{ say "debootstrap failed, see $cache/debootstrap-agent.log"; exit 1; }
-	rm -rf "$base"/var/cache/apt/archives/*.deb "$base"/var/lib/apt/lists/*
-	touch "$base/.done"
-fi
-# never copy a tree with something mounted below it
-if [ -n "$(findmnt -rn -o TARGET | awk -v b="$base" 'index($0, b) == 1')" ]; then
-	say "something is mounted below $base; unmount it first"; exit 1
-fi
-st=$cache/stage-agent
-tmp=$(mktemp -d "$cache/tmp-agent.XXXXXX")
-trap 'rm -rf "$st" "$tmp"' EXIT
-rm -rf "$st"; cp -a "$base" "$st"; rm -f "$st/.done"
+debootstrap_base "$PACKAGES"
+vm_tmpdir tmp
+st=$tmp/root
+vm_copy_tree "$BASE" "$st"
+rm -f "$st/.done"
+mkdir "$tmp/gptfix"
 
 # the test services of the systemd scenarios (markers, report)
 g=$here/guest-systemd
@@ -75,9 +66,9 @@ sub "$U" udev/udev-qubes-block.rules "$R/99-qubes-block.rules" 644
 sub "$U" udev/udev-qubes-dmroot.rules "$R/90-qubes-dmroot.rules" 644
 sub "$U" udev/udev-block-add-change "$st/usr/lib/qubes/udev-block-add-change" 755
 sub "$U" udev/udev-block-remove "$st/usr/lib/qubes/udev-block-remove" 755
-cp "$U"/gptfixer/gpt.c "$U"/gptfixer/Makefile "$tmp/"
-make -s -C "$tmp" gpt >&2 || { say "cannot build gptfix (needs zlib1g-dev)"; exit 1; }
-install -D -m 755 "$tmp/gpt" "$st/usr/sbin/gptfix"
+cp "$U"/gptfixer/gpt.c "$U"/gptfixer/Makefile "$tmp/gptfix/"
+make -s -C "$tmp/gptfix" gpt >&2 || { say "cannot build gptfix (needs zlib1g-dev)"; exit 1; }
+install -D -m 755 "$tmp/gptfix/gpt" "$st/usr/sbin/gptfix"
 
 # stubs of what needs Xen or dom0
 s=$here/guest-agent
@@ -95,6 +86,7 @@ chroot "$st" systemctl preset qubes-sysinit.service qubes-early-vm-config.servic
 	qubes-mount-dirs.service qubes-bind-dirs.service qubes-rootfs-resize.service dev-vdc1-swap.service >&2
 chroot "$st" systemctl enable qe-markers.service qe-report.service >/dev/null 2>&1
 chroot "$st" systemctl mask getty@tty1.service serial-getty@ttyS0.service >/dev/null 2>&1
-qubes_disk_image "$st" 900 "$img.tmp"
-mv "$img.tmp" "$img"
+vm_assert_no_mounts "$st"
+qubes_disk_image "$st" 900 "$tmp/root.img"
+mv "$tmp/root.img" "$img"
 echo "$img"

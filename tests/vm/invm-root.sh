@@ -9,6 +9,7 @@
 # the kernel and the initramfs made inside the image.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/guard.sh"
 . "$here/systemd-userland.sh"
 repo=$(cd "$here/../.." && pwd)
 flavour=$1 cache=$2 deb=$3 kver=$4
@@ -19,53 +20,40 @@ dracut) PACKAGES=systemd-sysv,udev,kmod,e2fsprogs,util-linux,mount,dracut,dmsetu
 *) echo "invm-root: unknown flavour '$flavour' (initramfs-tools or dracut)" >&2; exit 2 ;;
 esac
 say() { echo "invm-root: $*" >&2; }
+VM_CACHE=$cache
+vm_traps
 
 # the key covers the packages, every file we put in, the kernel and this script
-key=$( (echo "$PACKAGES $(basename "$deb")"; cat "$0" "$here"/systemd-userland.sh "$here"/guest-systemd/* "$here"/qubes/* \
+key=$( (echo "$PACKAGES $(basename "$deb")"; cat "$0" "$here"/systemd-userland.sh "$here"/guard.sh "$here"/guest-systemd/* "$here"/qubes/* \
 	"$repo/build/ephemeral-init"; echo "${QUBES_BRANCH:-release4.3}"; find "$repo/vm" -type f | sort | xargs cat) | sha256sum | cut -c1-12)
 out=$cache/invm-$flavour-$key
-if [ -f "$out.img" ] && [ -f "$out.vmlinuz" ] && [ -f "$out.initrd" ]; then
-	printf '%s\n' "$out.img" "$out.vmlinuz" "$out.initrd"
-	exit 0
-fi
-command -v debootstrap >/dev/null || { say "debootstrap missing; run scripts/install-deps.sh"; exit 1; }
+built() { [ -f "$out.img" ] && [ -f "$out.vmlinuz" ] && [ -f "$out.initrd" ]; }
+if built; then printf '%s\n' "$out.img" "$out.vmlinuz" "$out.initrd"; exit 0; fi
+vm_lock_entry "invm-$flavour"
+# another run may have built it while this one waited
+if built; then printf '%s\n' "$out.img" "$out.vmlinuz" "$out.initrd"; exit 0; fi
 
-base=$cache/debootstrap-$(echo "$PACKAGES" | sha256sum | cut -c1-12)
-if [ ! -f "$base/.done" ]; then
-	rm -rf "$base"
-	say "debootstrap of Debian 12 with $flavour (a few minutes, once)"
-	debootstrap --variant=minbase --include="$PACKAGES" bookworm "$base" http://deb.debian.org/debian >"$base.log" 2>&1 ||
-		{ say "debootstrap failed, see $base.log"; exit 1; }
-	rm -rf "$base"/var/cache/apt/archives/*.deb "$base"/var/lib/apt/lists/*
-	touch "$base/.done"
-fi
-
-st=$cache/stage-invm-$flavour
-cleanup() {
-	local m
-	for m in dev sys proc; do
-		if mountpoint -q "$st/$m"; then umount -l "$st/$m" || true; fi
-	done
-	# never remove the stage while the host's /dev is bound into it
-	for m in dev sys proc; do
-		if mountpoint -q "$st/$m"; then say "cannot unmount $st/$m; remove it by hand"; exit 1; fi
-	done
-}
-trap cleanup EXIT
-cleanup
-rm -rf "$st"; cp -a "$base" "$st"; rm -f "$st/.done"
+debootstrap_base "$PACKAGES"
+# the stage: a temporary folder in the cache; on every exit path the mounts
+# made in it (proc, sys, dev for the chroot) are taken down, then it goes
+vm_tmpdir tmp
+st=$tmp/root
+vm_copy_tree "$BASE" "$st"
+rm -f "$st/.done"
 
 # the userland of the systemd scenario (Qubes-like units, test services)
 systemd_userland_install "$st"
+vm_assert_no_mounts "$st"
 
 # the kernel as the template has it, without running its maintainer scripts
-kx=$(mktemp -d "$cache/kx.XXXX")
+vm_tmpdir kx
 dpkg-deb -x "$deb" "$kx"
 install -d "$st/boot" "$st/usr/lib/modules"
 cp -a "$kx/boot/." "$st/boot/"
 if [ -d "$kx/lib/modules/$kver" ]; then cp -a "$kx/lib/modules/$kver" "$st/usr/lib/modules/"; else cp -a "$kx/usr/lib/modules/$kver" "$st/usr/lib/modules/"; fi
 rm -rf "$kx"
 chroot "$st" depmod "$kver"
+vm_assert_no_mounts "$st"
 
 # Qubes' real hooks (qubes-linux-utils, unmodified snapshot), where its
 # Makefiles install them, with gptfix built from its source; the COW script
@@ -73,11 +61,10 @@ chroot "$st" depmod "$kver"
 QUBES_CACHE=$cache
 . "$here/qubes/upstream.sh"
 u=$(qubes_src qubes-linux-utils) || exit 1
-gx=$(mktemp -d "$cache/gptfix.XXXX")
+vm_tmpdir gx
 cp "$u"/gptfixer/gpt.c "$u"/gptfixer/Makefile "$gx/"
-make -s -C "$gx" gpt >&2 || { say "cannot build gptfix (needs zlib1g-dev)"; rm -rf "$gx"; exit 1; }
+make -s -C "$gx" gpt >&2 || { say "cannot build gptfix (needs zlib1g-dev)"; exit 1; }
 install -D -m 755 "$gx/gpt" "$st/usr/sbin/gptfix"
-rm -rf "$gx"
 case $flavour in
 initramfs-tools)
 	c=$st/usr/share/initramfs-tools/scripts/local-top/qubes_cow_setup
@@ -106,13 +93,13 @@ initramfs-tools) chroot "$st" mkinitramfs -o "/boot/initrd.img-$kver" "$kver" >&
 dracut) chroot "$st" dracut --force --no-hostonly --kver "$kver" "/boot/initrd.img-$kver" >"$cache/invm-dracut.log" 2>&1 ||
 	{ tail -20 "$cache/invm-dracut.log" >&2; say "dracut failed, see $cache/invm-dracut.log"; exit 1; } ;;
 esac
-cleanup
-cp "$st/boot/vmlinuz-$kver" "$out.vmlinuz.tmp"
-cp "$st/boot/initrd.img-$kver" "$out.initrd.tmp"
-
-qubes_disk_image "$st" 1100 "$out.img.tmp"
-rm -rf "$st"
-# older builds of this flavour go
+# the chroot is done: nothing may stay mounted in the stage it packs
+vm_umount_below "$st"
+cp "$st/boot/vmlinuz-$kver" "$tmp/vmlinuz"
+cp "$st/boot/initrd.img-$kver" "$tmp/initrd"
+qubes_disk_image "$st" 1100 "$tmp/img"
+# older builds of this flavour go (the lock is held: nobody builds them now)
 for f in "$cache"/invm-"$flavour"-*; do case $f in "$out".*) ;; *) rm -f "$f" ;; esac; done
-mv "$out.vmlinuz.tmp" "$out.vmlinuz"; mv "$out.initrd.tmp" "$out.initrd"; mv "$out.img.tmp" "$out.img"
+# the image last: its presence with the other two is what "built" means
+mv "$tmp/vmlinuz" "$out.vmlinuz"; mv "$tmp/initrd" "$out.initrd"; mv "$tmp/img" "$out.img"
 printf '%s\n' "$out.img" "$out.vmlinuz" "$out.initrd"

@@ -52,15 +52,10 @@ prune_cache() { # GLOB KEEP
 	return 0
 }
 
-# Runs "$@" while holding the cache lock, so two harness runs never build the
-# same cache entry at once. (A subshell: results go to files, not variables.)
-with_cache_lock() {
-	mkdir -p "$VM_CACHE"
-	(
-		flock 9
-		"$@"
-	) 9>"$VM_CACHE/.lock"
-}
+# Locks per cache entry (with_entry_lock, with_cache_lock), temporary folders
+# removed on every exit path (vm_tmpdir), mount guards (vm_copy_tree): guard.sh
+. "$VM_DIR/guard.sh"
+vm_traps
 
 # ---------------------------------------------------------------- kernel
 _kernel_download() { # PKG DIR -> the .deb path on stdout, or fails
@@ -91,25 +86,30 @@ _kernel_build() {
 	dir=$VM_CACHE/kernel-$kver
 	if [ ! -e "$dir/.done" ]; then
 		note "extracting $(basename "$deb")"
-		rm -rf "$dir"
-		mkdir -p "$dir/root"
-		dpkg-deb -x "$deb" "$dir/root"
+		local tmp
+		vm_tmpdir tmp
+		mkdir -p "$tmp/root"
+		dpkg-deb -x "$deb" "$tmp/root"
 		# usrmerged packages ship usr/lib/modules
-		if [ ! -d "$dir/root/lib/modules/$kver" ] && [ -d "$dir/root/usr/lib/modules/$kver" ]; then
-			mkdir -p "$dir/root/lib/modules"
-			mv "$dir/root/usr/lib/modules/$kver" "$dir/root/lib/modules/"
+		if [ ! -d "$tmp/root/lib/modules/$kver" ] && [ -d "$tmp/root/usr/lib/modules/$kver" ]; then
+			mkdir -p "$tmp/root/lib/modules"
+			mv "$tmp/root/usr/lib/modules/$kver" "$tmp/root/lib/modules/"
 		fi
-		[ -d "$dir/root/lib/modules/$kver" ] || die "$deb has no lib/modules/$kver"
-		[ -f "$dir/root/boot/vmlinuz-$kver" ] || die "$deb has no boot/vmlinuz-$kver"
-		depmod -b "$dir/root" "$kver"
-		touch "$dir/.done"
+		[ -d "$tmp/root/lib/modules/$kver" ] || die "$deb has no lib/modules/$kver"
+		[ -f "$tmp/root/boot/vmlinuz-$kver" ] || die "$deb has no boot/vmlinuz-$kver"
+		depmod -b "$tmp/root" "$kver"
+		touch "$tmp/.done"
+		# an unfinished folder of an older harness goes; the complete one is renamed in
+		vm_remove_tree "$dir" || die "cannot remove the unfinished $dir"
+		mv -T "$tmp" "$dir"
 	fi
-	echo "$kver" >"$VM_CACHE/kernel.current"
+	echo "$kver" >"$VM_CACHE/kernel.current.tmp.$BASHPID"
+	mv "$VM_CACHE/kernel.current.tmp.$BASHPID" "$VM_CACHE/kernel.current"
 }
 
 kernel_prepare() { # -> KVER KROOT VMLINUZ KMODS
 	need_tools apt-get dpkg-deb depmod
-	with_cache_lock _kernel_build
+	with_entry_lock kernel _kernel_build
 	KVER=$(cat "$VM_CACHE/kernel.current")
 	KROOT=$VM_CACHE/kernel-$KVER/root
 	VMLINUZ=$KROOT/boot/vmlinuz-$KVER
@@ -122,9 +122,9 @@ _modules_img_build() { # OUT
 	local out=$1 tmp kib
 	[ -f "$out" ] && return 0
 	note "building the modules disk for $KVER"
-	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	vm_tmpdir tmp
 	mkdir -p "$tmp/top"
-	cp -a "$KMODS" "$tmp/top/$KVER"
+	vm_copy_tree "$KMODS" "$tmp/top/$KVER" || die "cannot copy $KMODS"
 	kib=$(du -sk "$tmp/top" | awk '{print $1}')
 	kib=$(( kib + kib / 4 + 16384 ))
 	truncate -s "${kib}K" "$tmp/modules.img"
@@ -146,17 +146,21 @@ modules_img() { # -> MODULES_IMG
 modules_img_without() { # NAME MODULE...
 	local name=$1; shift
 	MODULES_FAULT_IMG=$VM_CACHE/modfault-$KVER-$name.img
-	[ -f "$MODULES_FAULT_IMG" ] && return 0
-	local tmp m kib
-	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	with_cache_lock _modules_img_without_build "$@" "$MODULES_FAULT_IMG"
+}
+
+_modules_img_without_build() { # MODULE... OUT
+	local out=${!#} tmp m kib
+	[ -f "$out" ] && return 0
+	vm_tmpdir tmp
 	mkdir -p "$tmp/root/lib/modules"
-	cp -a "$KMODS" "$tmp/root/lib/modules/$KVER"
-	for m in "$@"; do find "$tmp/root/lib/modules/$KVER" -name "$m.ko*" -delete; done
-	depmod -b "$tmp/root" "$KVER" || die "depmod failed for the $name modules disk"
+	vm_copy_tree "$KMODS" "$tmp/root/lib/modules/$KVER" || die "cannot copy $KMODS"
+	for m in "${@:1:$#-1}"; do find "$tmp/root/lib/modules/$KVER" -name "$m.ko*" -delete; done
+	depmod -b "$tmp/root" "$KVER" || die "depmod failed for $(basename "$out")"
 	kib=$(du -sk "$tmp/root/lib/modules" | awk '{print $1}')
 	truncate -s "$(( kib + kib / 4 + 16384 ))K" "$tmp/m.img"
 	mkfs.ext3 -q -F -b 4096 -L modules -E nodiscard -d "$tmp/root/lib/modules" "$tmp/m.img" >/dev/null
-	mv "$tmp/m.img" "$MODULES_FAULT_IMG"
+	mv "$tmp/m.img" "$out"
 	rm -rf "$tmp"
 }
 
@@ -190,7 +194,7 @@ _base_initrd_build() { # OUT
 	local out=$1 tmp st m mods
 	[ -f "$out" ] && return 0
 	note "building the base initramfs (stand-in for dom0's dracut initramfs)"
-	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	vm_tmpdir tmp
 	st=$tmp/root
 	mkdir -p "$st"/{bin,dev,proc,sys,run,lib/modules/"$KVER"}
 	cp /bin/busybox "$st/bin/busybox"
@@ -254,13 +258,13 @@ base_initrd() { # -> BASE_INITRD (the real Qubes initramfs)
 # gptfix is built from qubes-linux-utils' gptfixer/gpt.c with its Makefile.
 QUBES_INITRD_DRIVERS="xenblk xen-blkfront cdrom ext4 jbd2 crc16 dm_snapshot"
 QUBES_INITRD_QEMU_DRIVERS="virtio_pci virtio_blk"
-_qubes_initrd_build() { # OUT UTILS_SRC
-	local out=$1 src=$2 tmp
+_qubes_initrd_build() { # UTILS_SRC OUT
+	local src=$1 out=$2 tmp
 	[ -f "$out" ] && return 0
 	note "building the real Qubes initramfs (dracut + qubes-linux-utils dracut/simple)"
-	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	vm_tmpdir tmp || return 1
 	# dracut's own tree plus Qubes' module, as dom0 has it in /usr/lib/dracut
-	cp -a /usr/lib/dracut "$tmp/dracut"
+	cp -a --one-file-system /usr/lib/dracut "$tmp/dracut"
 	local m=$tmp/dracut/modules.d/90qubes-vm-simple
 	mkdir -p "$m" "$tmp/empty" "$tmp/gptfixer" "$tmp/sbin"
 	install -m 755 "$src/dracut/simple/module-setup.sh" "$m/"
@@ -297,7 +301,7 @@ qubes_initrd() { # -> QUBES_INITRD
 		inputs_hash _qubes_initrd_build qubes_subst -- "$src/dracut/simple/init.sh" "$src/dracut/simple/module-setup.sh" \
 		"$src/gptfixer/gpt.c" "$VM_DIR/qubes/xenblk-virtio.conf" "$VM_DIR/qubes/xvd-to-vd.sed" /bin/busybox)
 	QUBES_INITRD=$VM_CACHE/qubes-initramfs-$KVER-$key.img
-	with_cache_lock _qubes_initrd_build "$QUBES_INITRD" "$src"
+	with_cache_lock _qubes_initrd_build "$src" "$QUBES_INITRD"
 }
 
 # The initramfs under test: the base one + our /init, appended by the project's tool.
@@ -341,7 +345,7 @@ _root_img_build() { # OUT
 	local out=$1 tmp p3_start p3_sectors img
 	[ -f "$out" ] && return 0
 	note "building the root disk template"
-	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	vm_tmpdir tmp
 	img=$tmp/root.img
 	truncate -s "${ROOT_IMG_MIB}M" "$img"
 	sfdisk -q --no-reread --no-tell-kernel "$img" >/dev/null <<'EOF'
@@ -379,7 +383,7 @@ _private_img_build() { # BLOCKSIZE OUT [MIB]
 	local bs=$1 out=$2 mib=${3:-$PRIVATE_IMG_MIB} tmp
 	[ -f "$out" ] && return 0
 	note "building the private disk template (ext4, $bs-byte blocks)"
-	tmp=$(mktemp -d "$VM_CACHE/tmp.XXXXXX")
+	vm_tmpdir tmp
 	mkdir -p "$tmp/tree/home/user"
 	chown 1000:1000 "$tmp/tree/home/user"
 	echo "private volume of the qube" >"$tmp/tree/home/user/README"

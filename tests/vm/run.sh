@@ -25,6 +25,8 @@ SCENARIOS+=(invm-initramfs-tools invm-initramfs-tools-stock invm-initramfs-tools
 for f in "${FAIL_STEPS[@]}"; do SCENARIOS+=("fault-$f"); done
 # faults from the outside (no injection): each must stop the boot with a line naming it
 SCENARIOS+=(fault-no-volatile fault-small-volatile fault-no-dm-crypt fault-no-thin fault-bad-option fault-disk-timeout)
+# a step that never returns (test build): the watchdog must stop the boot
+SCENARIOS+=(fault-watchdog)
 VM_TIMEOUT=${VM_TIMEOUT:-300}
 # systemd userlands (systemd*, invm-*) boot 3-6 times longer under TCG
 VM_TIMEOUT_SYSTEMD=${VM_TIMEOUT_SYSTEMD:-600}
@@ -56,7 +58,7 @@ scenario_config() {
 	S_KILL_ON= S_CPU=max S_INITRD= S_PRIV_BLANK=
 	case $1 in
 	ephemeral)
-		S_EXPECT="userspace done no_hits unchanged swap status_ok" ;;
+		S_EXPECT="userspace done no_hits unchanged swap status_ok fstab_replaced" ;;
 	control)
 		# test build, dm-crypt replaced by a linear mapping: the scan must find it
 		S_INIT=$VM_REPO/build/ephemeral-init-test
@@ -79,9 +81,12 @@ scenario_config() {
 		S_EXPECT="userspace done no_hits unchanged swap status_ok console:no_AES-NI_(aesni-intel:_No_such_device)" ;;
 	drift)
 		# dom0 attached root and private writable (the rw=False-lost-on-restart
-		# bug): the init must set them read-only itself
+		# bug): the init must set them read-only itself. Then the guest makes
+		# the stack not ephemeral on purpose (private origin writable again, a
+		# plain swap on a loop device) and ephemeral-status must say so.
 		S_ROOT_RO=0 S_PRIV_RO=0
-		S_EXPECT="userspace done no_hits unchanged swap status_ok status_forced" ;;
+		S_OPTS="$EPHEMERAL_OPTS qe.negative=1"
+		S_EXPECT="userspace done no_hits unchanged swap status_ok status_forced status_negatives" ;;
 	crash)
 		# QEMU killed (SIGKILL) while the guest keeps writing, no clean shutdown
 		S_OPTS="$EPHEMERAL_OPTS qe.hold=1"
@@ -161,6 +166,12 @@ scenario_config() {
 	fault-bad-option)
 		S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.swap=12Q"
 		S_EXPECT="no_userspace fatal no_hits unchanged console:bad_value_in_\"qubes.ephemeral.swap=12Q\"" ;;
+	fault-watchdog)
+		# the modules step hangs (test build): after qubes.ephemeral.watchdog
+		# (at least the 5 s disk wait + 30 s) the boot must stop, not hang
+		S_INIT=$VM_REPO/build/ephemeral-init-test
+		S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.timeout=5 qubes.ephemeral.watchdog=5 qubes.ephemeral.test.hang=modules"
+		S_EXPECT="no_userspace fatal no_hits unchanged console:setup_made_no_progress_for_35_s_after_step_\"origins\"" ;;
 	fault-*)
 		# fault injection (test build): the boot must stop before userspace
 		local step=${1#fault-}
@@ -217,6 +228,14 @@ check_expect() {
 		status_forced) grep -q "were writable at boot: root yes, private yes; forced read-only" "$log" ||
 			FAILS+=("ephemeral-status did not report origins forced read-only") ;;
 		status_ok) [ "$R_STATUS_RC" = 0 ] || FAILS+=("ephemeral-status did not confirm (exit ${R_STATUS_RC:-none})") ;;
+		fstab_replaced) [ "$(guest_val "$log" fstab_replace)" = ok ] || FAILS+=("replacing /etc/fstab by rename (as dpkg does) failed") ;;
+		status_negatives)
+			# each bad situation made on purpose must turn the verdict, with its reason
+			[ "$(guest_val "$log" neg_origin_rc)" = 1 ] && grep -q "verdict:  NOT ephemeral: the private origin is writable" "$log" ||
+				FAILS+=("ephemeral-status did not refuse a writable private origin")
+			[ "$(guest_val "$log" neg_swap_rc)" = 1 ] && grep -q "verdict:  NOT ephemeral: swap on 7:" "$log" ||
+				FAILS+=("ephemeral-status did not refuse a plain swap ($(guest_val "$log" neg_swap_rc))")
+			[ "$(guest_val "$log" neg_restored_rc)" = 0 ] || FAILS+=("ephemeral-status did not confirm again once restored") ;;
 		*) die "internal: unknown expectation $e" ;;
 		esac
 	done
@@ -311,7 +330,7 @@ run_scenario() {
 		local deb="" d
 		for d in "$VM_CACHE"/download/linux-image-"$KVER"_*.deb; do [ -f "$d" ] && deb=$d; done
 		[ -n "$deb" ] || die "no .deb of $KVER in $VM_CACHE/download"
-		mapfile -t invm < <(with_cache_lock "$VM_DIR/invm-root.sh" "$S_ROOT" "$VM_CACHE" "$deb" "$KVER")
+		mapfile -t invm < <("$VM_DIR/invm-root.sh" "$S_ROOT" "$VM_CACHE" "$deb" "$KVER")
 		[ ${#invm[@]} -eq 3 ] || die "cannot build the $S_ROOT template root (tests/vm/invm-root.sh)"
 		cp --sparse=always "${invm[0]}" "$dir/root.img"
 	else
@@ -463,10 +482,8 @@ base_initrd
 root_template
 note "kernel $KVER; cache $VM_CACHE"
 
-mkdir -p "$VM_CACHE/runs"
-# keep the 20 newest runs (console logs; images of failed runs)
-{ ls -1dt "$VM_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +20 | xargs -r rm -rf
-RUN_DIR=$(mktemp -d "$VM_CACHE/runs/$(date +%Y%m%d-%H%M%S).XXXX")
+# console logs, images of failed runs; the newest VM_KEEP_RUNS (5) are kept
+vm_new_run_dir
 FAILED=() KEPT=()
 t_all=$(date +%s)
 for s in "${want[@]}"; do

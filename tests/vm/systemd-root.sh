@@ -2,31 +2,31 @@
 # Builds (once, cached) a Debian 12 systemd root with Qubes-like units, as a
 # GPT disk whose 3rd partition is "Root filesystem". Prints the image path.
 #   tests/vm/systemd-root.sh CACHE_DIR
+# The image is built under its cache entry's lock in a temporary folder and
+# renamed in; the debootstrap base is copied only when nothing is mounted
+# inside it, never across file systems (guard.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/guard.sh"
 . "$here/systemd-userland.sh"
-cache=$1
+VM_CACHE=$1
+vm_traps
 PACKAGES=systemd-sysv,udev,kmod,e2fsprogs,util-linux,mount
 # the cache key covers the package list and every file we put in
 key=$( (echo "$PACKAGES"; cat "$here"/guest-systemd/* "$here"/systemd-userland.sh) | sha256sum | cut -c1-12)
-img=$cache/root-systemd-$key.img
+img=$VM_CACHE/root-systemd-$key.img
 [ -f "$img" ] && { echo "$img"; exit 0; }
-command -v debootstrap >/dev/null || { echo "systemd-root: debootstrap missing; run scripts/install-deps.sh" >&2; exit 1; }
+vm_lock_entry "root-systemd-$key"
+# another run may have built it while this one waited
+[ -f "$img" ] && { echo "$img"; exit 0; }
 
-base=$cache/debootstrap-$(echo "$PACKAGES" | sha256sum | cut -c1-12)
-if [ ! -f "$base/.done" ]; then
-	rm -rf "$base"
-	echo "systemd-root: debootstrap of Debian 12 (a few minutes, once)" >&2
-	debootstrap --variant=minbase --include="$PACKAGES" bookworm "$base" http://deb.debian.org/debian >"$cache/debootstrap.log" 2>&1 ||
-		{ echo "systemd-root: debootstrap failed, see $cache/debootstrap.log" >&2; exit 1; }
-	rm -rf "$base"/var/cache/apt/archives/*.deb "$base"/var/lib/apt/lists/*
-	touch "$base/.done"
-fi
-
-st=$cache/stage-systemd
-rm -rf "$st"; cp -a "$base" "$st"; rm -f "$st/.done"
+debootstrap_base "$PACKAGES"
+vm_tmpdir tmp
+st=$tmp/root
+vm_copy_tree "$BASE" "$st"
+rm -f "$st/.done"
 systemd_userland_install "$st"
-qubes_disk_image "$st" 900 "$img.tmp"
-rm -rf "$st"
-mv "$img.tmp" "$img"
+vm_assert_no_mounts "$st"
+qubes_disk_image "$st" 900 "$tmp/root.img"
+mv "$tmp/root.img" "$img"
 echo "$img"

@@ -24,7 +24,7 @@ for m in /proc /sys /dev /run; do
 done
 say "userspace=yes"
 
-seed='' hold='' exhaust='' discard='' dump=''
+seed='' hold='' exhaust='' discard='' dump='' negative=''
 # shellcheck disable=SC2013  # words, not lines
 for w in $(cat /proc/cmdline); do
 	case $w in
@@ -33,6 +33,7 @@ for w in $(cat /proc/cmdline); do
 	qe.exhaust=1) exhaust=1 ;;  # write more than the pool holds
 	qe.discard=1) discard=1 ;;  # write 1 GiB, delete, fstrim: space must come back
 	qe.dump=1) dump=1 ;;   # wait while the host dumps guest memory
+	qe.negative=1) negative=1 ;;  # make the stack not ephemeral on purpose: status must say so
 	esac
 done
 [ -n "$seed" ] || { say "error=no qe.seed on the command line"; off; }
@@ -76,6 +77,14 @@ done
 sync
 say "markers_written=$n"
 
+# a package update replaces /etc/fstab the way dpkg and rpm do: a new file
+# renamed over it (a bind mount over /etc/fstab made that fail with EBUSY)
+if cp /etc/fstab /etc/fstab.dpkg-new && mv /etc/fstab.dpkg-new /etc/fstab; then
+	say "fstab_replace=ok"
+else
+	say "fstab_replace=failed"
+fi
+
 # push marker pages into swap: a tmpfs file written from a cgroup whose
 # memory.high is small (memory.high throttles and reclaims, never OOM-kills)
 swap_used=no
@@ -106,6 +115,29 @@ if [ -x $st ]; then
 	say "status_rc=$rc"
 else
 	say "status_tool=absent"
+fi
+if [ -n "$negative" ]; then
+	# 1. the private origin made writable again (its own node: /dev/vdb names our copy)
+	mm=$(cat /sys/class/block/vdb/dev)
+	mknod /dev/qe-vdb b "${mm%:*}" "${mm#*:}"
+	blockdev --setrw /dev/qe-vdb
+	$st >/run/qe-neg.out 2>&1; rc=$?
+	grep '^verdict' /run/qe-neg.out | sed 's/^/STATUS: /'
+	say "neg_origin_rc=$rc"
+	blockdev --setro /dev/qe-vdb
+	# 2. a swap outside the encrypted volatile disk: a loop device over tmpfs
+	modprobe loop 2>/dev/null
+	dd if=/dev/zero of=/dev/shm/qe-plain-swap bs=1M count=8 2>/dev/null
+	if lo=$(losetup -f) && losetup "$lo" /dev/shm/qe-plain-swap && mkswap "$lo" >/dev/null && swapon "$lo"; then
+		$st >/run/qe-neg.out 2>&1; rc=$?
+		grep '^verdict' /run/qe-neg.out | sed 's/^/STATUS: /'
+		say "neg_swap_rc=$rc"
+		swapoff "$lo"; losetup -d "$lo"
+	else
+		say "neg_swap_rc=unavailable"
+	fi
+	rm -f /dev/shm/qe-plain-swap /dev/qe-vdb
+	$st >/dev/null 2>&1; say "neg_restored_rc=$?"
 fi
 # pool bytes in use, from the status tool's "pool:" line
 pool_used() { $st 2>/dev/null | sed -n 's/^pool: .*(\([0-9]*\) of [0-9]* bytes).*/\1/p'; }

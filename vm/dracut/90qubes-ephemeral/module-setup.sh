@@ -10,7 +10,7 @@
 #   initqueue job   (qubes-ephemeral-setup.sh, once udev has settled after
 #                   coldplug: a coldplug "add" event after the setup would make
 #                   udev drop the /dev/mapper links of our devices)
-#   pre-pivot hook  (qubes-ephemeral-finish.sh): the new root's fstab, udev db
+#   pre-pivot hook  (qubes-ephemeral-finish.sh): /dev names for fstab, udev db
 
 check() {
 	return 0

@@ -1,7 +1,7 @@
 #!/bin/sh
 # qubes-ephemeral (dracut pre-pivot hook, sourced): with qubes.ephemeral=1,
-# checks that $NEWROOT is the encrypted dmroot, points its fstab at the
-# encrypted private and swap devices and tells the real root's udev about
+# checks that $NEWROOT is the encrypted dmroot, points the device names of
+# its fstab at the encrypted private and swap devices and tells the real root's udev about
 # them; without it, does nothing.
 if ! /usr/lib/qubes-ephemeral/ephemeral-init --hook finish "${NEWROOT:-/sysroot}"; then
 	case " $(cat /proc/cmdline) " in
