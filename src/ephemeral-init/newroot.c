@@ -89,7 +89,7 @@ static int hide_from_dom0(void)
 {
 	static const char rule[] =
 		"# qubes-ephemeral: never offer our devices to dom0 (Qubes' 99-qubes-block.rules)\n"
-		"SUBSYSTEM==\"block\", KERNEL==\"dm-*\", ATTR{dm/name}==\"ephemeral-*\", "
+		"SUBSYSTEM==\"block\", KERNEL==\"dm-*\", ATTR{dm/name}==\"ephemeral-*|" DM_ROOT "\", "
 		"ENV{QUBES_EXPORT_BLOCK_DEVICE}=\"0\", ENV{UDISKS_IGNORE}=\"1\"\n";
 	mkdir("/run/udev/rules.d", 0755);
 	int r = write_file_atomic(HIDE_RULES, rule, sizeof(rule) - 1, 0644);

@@ -20,6 +20,8 @@ FAIL_STEPS=(readonly key crypt pool thin swapon mount switch-root)
 SCENARIOS=(ephemeral control stock ext4-1k no-aesni drift crash keys exhaust discard variant-pvh variant-hvm systemd systemd-stock)
 # the real Qubes agent's boot scripts and units (agent-root.sh)
 SCENARIOS+=(agent-dispvm agent-appvm agent-blank agent-noswap)
+# the variant booted without qubes.ephemeral (its stock mode) next to `stock`
+SCENARIOS+=(variant-stock)
 # in-VM kernels: kernel + initramfs generated inside the template (invm-root.sh)
 SCENARIOS+=(invm-initramfs-tools invm-initramfs-tools-stock invm-initramfs-tools-fault invm-dracut invm-dracut-stock invm-dracut-fault)
 for f in "${FAIL_STEPS[@]}"; do SCENARIOS+=("fault-$f"); done
@@ -125,6 +127,11 @@ scenario_config() {
 		# must stop the boot (power off) and Qubes' COW hook must not step in
 		S_ROOT=${1#invm-} S_ROOT=${S_ROOT%-fault} S_MEM=1024 S_VOL_SIZE=256M
 		S_EXPECT="no_userspace fatal no_hits unchanged no_qubes_cow console:too_small_for_256_MiB_swap" ;;
+	variant-stock)
+		# the variant without qubes.ephemeral: must behave as `stock` (Qubes'
+		# own init) does: userspace, the leak, private written
+		S_VARIANT=pvh S_OPTS="" S_PRIV_RO=0
+		S_EXPECT="userspace done hits changed" ;;
 	variant-pvh|variant-hvm)
 		# a kernel folder laid out as Qubes does (zstd initramfs behind an early
 		# cpio), made ephemeral by `qvm-ephemeral kernel add`; PVH boots the
@@ -247,7 +254,7 @@ check_expect() {
 agent_mounts_ok() { # LOG
 	local l
 	l=$(tr -d '\r' <"$1" | sed -n 's/.*GUEST agent_mounts //p' | tail -1)
-	[[ $l == "root=/dev/mapper/ephemeral-root rw=/dev/mapper/ephemeral-private home=/dev/mapper/ephemeral-private usrlocal=/dev/mapper/ephemeral-private swap="* ]] || return 1
+	[[ $l == "root=/dev/mapper/dmroot rw=/dev/mapper/ephemeral-private home=/dev/mapper/ephemeral-private usrlocal=/dev/mapper/ephemeral-private swap="* ]] || return 1
 	case $S_OPTS in *swap=0*) [[ $l == *"swap=" ]] ;; *) [[ $l == *"swap=/dev/mapper/ephemeral-swap," ]] ;; esac
 }
 

@@ -11,10 +11,10 @@ src() { findmnt -n -o SOURCE "$1" | sed 's/\[.*//'; }
 swaps=$(awk 'NR > 1 {print $1}' /proc/swaps | while read -r d; do
 	n=$(cat "/sys/class/block/${d#/dev/}/dm/name" 2>/dev/null) && echo "/dev/mapper/$n" || echo "$d"; done | tr '\n' ,)
 echo "GUEST agent_mounts root=$(src /) rw=$(src /rw) home=$(src /home) usrlocal=$(src /usr/local) swap=$swaps"
-for d in /dev/mapper/ephemeral-*; do echo "GUEST agent_dev $d -> $(readlink -f "$d")"; done
-# qubesdb writes that export one of our devices (dm-N or ephemeral-*)
+for d in /dev/mapper/ephemeral-* /dev/mapper/dmroot; do echo "GUEST agent_dev $d -> $(readlink -f "$d")"; done
+# qubesdb writes that export one of our devices (dm-N of ephemeral-* and dmroot)
 ours() {
-	for d in /dev/mapper/ephemeral-*; do n=$(readlink -f "$d"); echo "${n#/dev/}"; done
+	for d in /dev/mapper/ephemeral-* /dev/mapper/dmroot; do n=$(readlink -f "$d"); echo "${n#/dev/}"; done
 }
 blockw() {
 	grep '/qubes-block-devices/' /run/qe-qubesdb/writes.log 2>/dev/null | grep '^write' |
