@@ -77,6 +77,7 @@ install -m 755 "$s/qubesdb-stub-start" "$s/qe-agent-report.sh" "$st/usr/lib/qe-t
 install -d "$st/usr/lib/qe-test/qubesdb"
 install -m 644 "$s"/qubesdb/* "$st/usr/lib/qe-test/qubesdb/"
 install -m 644 "$s/qubes-db.service" "$S/qubes-db.service"
+install -D -m 644 "$s/device-timeout.conf" "$st/etc/systemd/system/dev-vdb.device.d/qe-tcg-timeout.conf"
 
 # users and group the package's postinst makes
 chroot "$st" groupadd -f qubes
