@@ -79,7 +79,12 @@ dracut)
 	qubes_subst "$u/dracut/full-dmroot/qubes_cow_setup.sh" "$d/qubes_cow_setup.sh" qubes-linux-utils:dracut/full-dmroot/qubes_cow_setup.sh
 	chmod 755 "$d/qubes_cow_setup.sh"
 	# the module is included where the agent package's marker says "a qube"
-	install -D -m 644 /dev/null "$st/usr/share/qubes/marker-vm" ;;
+	install -D -m 644 /dev/null "$st/usr/share/qubes/marker-vm"
+	# Qubes' module installs sfdisk, swapon, mkswap, gptfix but its script also
+	# runs grep, which Debian's dracut puts in no initramfs (seen: "grep:
+	# command not found", then "dmroot not requested" and a hang waiting for
+	# dmroot); the template's dracut configuration adds it
+	echo 'install_items+=" /usr/bin/grep "' >"$st/etc/dracut.conf.d/qe-test-grep.conf" ;;
 esac
 make -s -C "$repo" install-vm DESTDIR="$st" PREFIX=/usr >&2
 
