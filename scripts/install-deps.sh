@@ -10,6 +10,8 @@ PACKAGES=(
 	rpm rpmlint lintian debhelper python3-yaml python3-jinja2
 	# the real qubesd of the dom0 tests (tests/dom0/real-qubesd)
 	python3-lxml python3-docutils python3-pyinotify python3-libvirt python3-setuptools git
+	# tests/vm: the real Qubes initramfs (dracut + qubes-linux-utils), gptfix (zlib)
+	dracut-core zlib1g-dev
 )
 
 missing=()

@@ -78,6 +78,24 @@ static int redirect_names(struct ctx *c)
 	return 0;
 }
 
+/* The database records above last only until a device's next real dm event:
+ * a `dmsetup resume` without udev flags (any tool's) rewrites them with the
+ * flags cleared, and a device no longer in use (swapoff, umount) would then be
+ * offered to dom0 by Qubes' 99-qubes-block.rules. A runtime rule (read by the
+ * new root's udevd from /run, nothing written into the root) marks every one
+ * of our devices on every event, by its kernel dm name, whatever the flags. */
+#define HIDE_RULES "/run/udev/rules.d/98-qubes-ephemeral-hide.rules"
+static int hide_from_dom0(void)
+{
+	static const char rule[] =
+		"# qubes-ephemeral: never offer our devices to dom0 (Qubes' 99-qubes-block.rules)\n"
+		"SUBSYSTEM==\"block\", KERNEL==\"dm-*\", ATTR{dm/name}==\"ephemeral-*|" DM_ROOT "\", "
+		"ENV{QUBES_EXPORT_BLOCK_DEVICE}=\"0\", ENV{UDISKS_IGNORE}=\"1\"\n";
+	mkdir("/run/udev/rules.d", 0755);
+	int r = write_file_atomic(HIDE_RULES, rule, sizeof(rule) - 1, 0644);
+	return r < 0 ? log_errno(r, "cannot write %s", HIDE_RULES) : 0;
+}
+
 /* udev in the new root sees our devices only through coldplug "add" events,
  * which its dm rules treat as "not set up by us" (SYSTEMD_READY=0, no
  * /dev/mapper links) unless its database says otherwise, as it does after a
@@ -112,7 +130,7 @@ static int seed_udev_db(struct ctx *c)
 		if (r < 0)
 			return log_errno(r, "cannot write %s", path);
 	}
-	return 0;
+	return hide_from_dom0();
 }
 
 /* The status tool is this very binary under another name. */

@@ -24,8 +24,8 @@ VM_CACHE=$cache
 vm_traps
 
 # the key covers the packages, every file we put in, the kernel and this script
-key=$( (echo "$PACKAGES $(basename "$deb")"; cat "$0" "$here"/systemd-userland.sh "$here"/guard.sh "$here"/guest-systemd/* "$here"/guest-invm/* \
-	"$repo/build/ephemeral-init"; find "$repo/vm" -type f | sort | xargs cat) | sha256sum | cut -c1-12)
+key=$( (echo "$PACKAGES $(basename "$deb")"; cat "$0" "$here"/systemd-userland.sh "$here"/guard.sh "$here"/guest-systemd/* "$here"/qubes/* \
+	"$repo/build/ephemeral-init"; echo "${QUBES_BRANCH:-release4.3}"; find "$repo/vm" -type f | sort | xargs cat) | sha256sum | cut -c1-12)
 out=$cache/invm-$flavour-$key
 built() { [ -f "$out.img" ] && [ -f "$out.vmlinuz" ] && [ -f "$out.initrd" ]; }
 if built; then printf '%s\n' "$out.img" "$out.vmlinuz" "$out.initrd"; exit 0; fi
@@ -56,15 +56,36 @@ rm -rf "$kx"
 chroot "$st" depmod "$kver"
 vm_assert_no_mounts "$st"
 
-# stand-ins for Qubes' hooks, then qubes-ephemeral as its package installs it
-s=$here/guest-invm
+# Qubes' real hooks (qubes-linux-utils, unmodified snapshot), where its
+# Makefiles install them, with gptfix built from its source; the COW script
+# names xvd*: renamed vd* with its count checked (qubes/xvd-counts)
+QUBES_CACHE=$cache
+. "$here/qubes/upstream.sh"
+u=$(qubes_src qubes-linux-utils) || exit 1
+vm_tmpdir gx
+cp "$u"/gptfixer/gpt.c "$u"/gptfixer/Makefile "$gx/"
+make -s -C "$gx" gpt >&2 || { say "cannot build gptfix (needs zlib1g-dev)"; exit 1; }
+install -D -m 755 "$gx/gpt" "$st/usr/sbin/gptfix"
 case $flavour in
 initramfs-tools)
-	install -D -m 755 "$s/initramfs-tools-qubes_vm" "$st/usr/share/initramfs-tools/hooks/qubes_vm"
-	install -D -m 755 "$s/qubes_cow_setup.sh" "$st/usr/share/initramfs-tools/scripts/local-top/qubes_cow_setup" ;;
+	c=$st/usr/share/initramfs-tools/scripts/local-top/qubes_cow_setup
+	install -d "$(dirname "$c")"
+	qubes_subst "$u/initramfs-tools/local-top/qubes_cow_setup.sh" "$c" qubes-linux-utils:initramfs-tools/local-top/qubes_cow_setup.sh
+	chmod 755 "$c"
+	install -D -m 755 "$u/initramfs-tools/qubes_vm" "$st/usr/share/initramfs-tools/hooks/qubes_vm"
+	install -D -m 644 "$u/initramfs-tools/qubes.conf" "$st/usr/share/initramfs-tools/conf.d/qubes.conf" ;;
 dracut)
-	install -D -m 755 "$s/dracut-module-setup.sh" "$st/usr/lib/dracut/modules.d/90qubes-vm/module-setup.sh"
-	install -D -m 755 "$s/qubes_cow_setup.sh" "$st/usr/lib/dracut/modules.d/90qubes-vm/qubes_cow_setup.sh" ;;
+	d=$st/usr/lib/dracut/modules.d/90qubes-vm
+	install -D -m 755 "$u/dracut/full-dmroot/module-setup.sh" "$d/module-setup.sh"
+	qubes_subst "$u/dracut/full-dmroot/qubes_cow_setup.sh" "$d/qubes_cow_setup.sh" qubes-linux-utils:dracut/full-dmroot/qubes_cow_setup.sh
+	chmod 755 "$d/qubes_cow_setup.sh"
+	# the module is included where the agent package's marker says "a qube"
+	install -D -m 644 /dev/null "$st/usr/share/qubes/marker-vm"
+	# Qubes' module installs sfdisk, swapon, mkswap, gptfix but its script also
+	# runs grep, which Debian's dracut puts in no initramfs (seen: "grep:
+	# command not found", then "dmroot not requested" and a hang waiting for
+	# dmroot); the template's dracut configuration adds it
+	echo 'install_items+=" /usr/bin/grep "' >"$st/etc/dracut.conf.d/qe-test-grep.conf" ;;
 esac
 make -s -C "$repo" install-vm DESTDIR="$st" PREFIX=/usr >&2
 

@@ -7,6 +7,8 @@
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VM_REPO=$(cd "$VM_DIR/../.." && pwd)
 VM_CACHE=${VM_CACHE:-$VM_DIR/cache}
+# shellcheck source=tests/vm/qubes/upstream.sh
+. "$VM_DIR/qubes/upstream.sh"
 # The pinned kernel ABI package: a Debian update cannot change the modules
 # under the tests. Falls back (with a warning) to what linux-image-cloud-amd64
 # depends on when the pinned one is no longer downloadable.
@@ -225,11 +227,81 @@ EOF
 	rm -rf "$tmp"
 }
 
-base_initrd() { # -> BASE_INITRD
+# The busybox stand-in above (STANDIN_INITRD) is kept for bench/ only; the
+# tests' base is the real Qubes initramfs (qubes_initrd, below).
+standin_initrd() { # -> STANDIN_INITRD
 	local key
 	key=$(EXTRA_KEY="$KVER ${BASE_INITRD_MODULES[*]}" inputs_hash _base_initrd_build module_closure -- /bin/busybox)
-	BASE_INITRD=$VM_CACHE/base-initramfs-$KVER-$key.cpio.gz
-	with_cache_lock _base_initrd_build "$BASE_INITRD"
+	STANDIN_INITRD=$VM_CACHE/base-initramfs-$KVER-$key.cpio.gz
+	with_cache_lock _base_initrd_build "$STANDIN_INITRD"
+}
+
+base_initrd() { # -> BASE_INITRD (the real Qubes initramfs)
+	qubes_initrd
+	BASE_INITRD=$QUBES_INITRD
+}
+
+# ---------------------------------------------------------------- the real Qubes initramfs
+# Built as dom0 builds VER/initramfs for its VM kernels (qubes-linux-utils
+# kernel-modules/qubes-prepare-vm-kernel, build_initramfs): Debian's dracut
+# with the unmodified dracut/simple module of qubes-linux-utils as
+# 90qubes-vm-simple and the same options and driver list. Differences, all
+# forced by QEMU (the disks are virtio-blk, not Xen's blkfront):
+#  - drivers virtio_pci virtio_blk are added to Qubes' list, and
+#    qubes/xenblk-virtio.conf makes init.sh's own `modprobe xenblk` load them
+#    (no udev runs in that initramfs to load them by alias);
+#  - init.sh names xvda..xvdd, also in /sys paths: renamed vd* by
+#    qubes/xvd-to-vd.sed with its exact match count checked (qubes_subst);
+#  - --kmoddir (the test kernel is not installed on the host), --gzip (the
+#    fixture recompresses it as Qubes' zstd), an empty --confdir instead of
+#    Fedora's /var/empty (absent on Debian).
+# gptfix is built from qubes-linux-utils' gptfixer/gpt.c with its Makefile.
+QUBES_INITRD_DRIVERS="xenblk xen-blkfront cdrom ext4 jbd2 crc16 dm_snapshot"
+QUBES_INITRD_QEMU_DRIVERS="virtio_pci virtio_blk"
+_qubes_initrd_build() { # UTILS_SRC OUT
+	local src=$1 out=$2 tmp
+	[ -f "$out" ] && return 0
+	note "building the real Qubes initramfs (dracut + qubes-linux-utils dracut/simple)"
+	vm_tmpdir tmp || return 1
+	# dracut's own tree plus Qubes' module, as dom0 has it in /usr/lib/dracut
+	cp -a --one-file-system /usr/lib/dracut "$tmp/dracut"
+	local m=$tmp/dracut/modules.d/90qubes-vm-simple
+	mkdir -p "$m" "$tmp/empty" "$tmp/gptfixer" "$tmp/sbin"
+	install -m 755 "$src/dracut/simple/module-setup.sh" "$m/"
+	qubes_subst "$src/dracut/simple/init.sh" "$m/init.sh" qubes-linux-utils:dracut/simple/init.sh ||
+		die "cannot adapt Qubes' init.sh to the test disk names"
+	chmod 755 "$m/init.sh" # as its Makefile's `install` leaves it
+	touch "$m/xen-scrub-pages-supported"
+	cp "$src"/gptfixer/gpt.c "$src"/gptfixer/Makefile "$tmp/gptfixer/"
+	make -s -C "$tmp/gptfixer" gpt >&2 || die "cannot build gptfix from qubes-linux-utils (needs zlib1g-dev)"
+	install -m 755 "$tmp/gptfixer/gpt" "$tmp/sbin/gptfix"
+	PATH=$tmp/sbin:$PATH dracutbasedir=$tmp/dracut dracut --nomdadmconf --nolvmconf --force --no-hostonly \
+		--no-early-microcode \
+		--modules "kernel-modules qubes-vm-simple busybox" \
+		--omit "nss-softokn extra-modules qubes-pciback qubes-udev" \
+		--conf /dev/null --confdir "$tmp/empty" \
+		-d "$QUBES_INITRD_DRIVERS $QUBES_INITRD_QEMU_DRIVERS" \
+		--kmoddir "$KMODS" --gzip \
+		--include "$VM_DIR/qubes/xenblk-virtio.conf" /etc/modprobe.d/qe-xenblk-virtio.conf \
+		--include "$tmp/sbin/gptfix" /usr/sbin/gptfix \
+		"$tmp/initramfs" "$KVER" >"$tmp/dracut.log" 2>&1 ||
+		{ tail -20 "$tmp/dracut.log" >&2; die "dracut failed building the Qubes initramfs"; }
+	chmod 644 "$tmp/initramfs"
+	prune_cache "qubes-initramfs-$KVER-*.img" "$out"
+	mv "$tmp/initramfs" "$out"
+	rm -rf "$tmp"
+}
+
+qubes_initrd() { # -> QUBES_INITRD
+	local src key
+	need_tools dracut make cc
+	QUBES_CACHE=$VM_CACHE
+	src=$(qubes_src qubes-linux-utils) || die "no qubes-linux-utils snapshot (see above)"
+	key=$(EXTRA_KEY="$KVER $QUBES_INITRD_DRIVERS $QUBES_INITRD_QEMU_DRIVERS $(dpkg-query -W -f='${Version}' dracut-core 2>/dev/null)" \
+		inputs_hash _qubes_initrd_build qubes_subst -- "$src/dracut/simple/init.sh" "$src/dracut/simple/module-setup.sh" \
+		"$src/gptfixer/gpt.c" "$VM_DIR/qubes/xenblk-virtio.conf" "$VM_DIR/qubes/xvd-to-vd.sed" /bin/busybox)
+	QUBES_INITRD=$VM_CACHE/qubes-initramfs-$KVER-$key.img
+	with_cache_lock _qubes_initrd_build "$src" "$QUBES_INITRD"
 }
 
 # The initramfs under test: the base one + our /init, appended by the project's tool.

@@ -18,6 +18,10 @@ set -euo pipefail
 
 FAIL_STEPS=(readonly key crypt pool thin swapon mount switch-root)
 SCENARIOS=(ephemeral control stock ext4-1k no-aesni drift crash keys exhaust discard variant-pvh variant-hvm systemd systemd-stock)
+# the real Qubes agent's boot scripts and units (agent-root.sh)
+SCENARIOS+=(agent-dispvm agent-appvm agent-blank agent-noswap)
+# the variant booted without qubes.ephemeral (its stock mode) next to `stock`
+SCENARIOS+=(variant-stock)
 # in-VM kernels: kernel + initramfs generated inside the template (invm-root.sh)
 SCENARIOS+=(invm-initramfs-tools invm-initramfs-tools-stock invm-initramfs-tools-fault invm-dracut invm-dracut-stock invm-dracut-fault)
 for f in "${FAIL_STEPS[@]}"; do SCENARIOS+=("fault-$f"); done
@@ -53,7 +57,7 @@ scenario_config() {
 	S_ROOT=busybox S_MEM=512 S_VOL_SIZE=$VOLATILE_IMG_SIZE S_PRIV_MIB=$PRIVATE_IMG_MIB
 	S_MODULES=$MODULES_IMG S_DUMP=0 S_VARIANT=
 	S_PRIV_BS=4096 S_ROOT_RO=1 S_PRIV_RO=1
-	S_KILL_ON= S_CPU=max
+	S_KILL_ON= S_CPU=max S_INITRD= S_PRIV_BLANK=
 	case $1 in
 	ephemeral)
 		S_EXPECT="userspace done no_hits unchanged swap status_ok fstab_replaced" ;;
@@ -63,8 +67,9 @@ scenario_config() {
 		S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.test.plain=1"
 		S_EXPECT="userspace done hits volatile_hits unchanged" ;;
 	stock)
-		# no qubes.ephemeral: the stock Qubes behaviour (private writable, as Qubes attaches it)
-		S_OPTS=""
+		# the real Qubes initramfs untouched (nothing of ours appended): the
+		# stock behaviour this project fixes, private writable as Qubes attaches it
+		S_OPTS="" S_INITRD=qubes
 		S_PRIV_RO=0
 		S_EXPECT="userspace done hits changed" ;;
 	ext4-1k)
@@ -96,14 +101,27 @@ scenario_config() {
 	systemd-stock)
 		S_ROOT=systemd S_MEM=1024 S_OPTS="" S_PRIV_RO=0
 		S_EXPECT="userspace done hits changed no_failed_units no_device_waits" ;;
+	agent-dispvm|agent-appvm|agent-blank|agent-noswap)
+		# the real agent (qubes-core-agent-linux) in a systemd root: its
+		# mount-dirs/setup-rwdev/setup-rw, swap unit, fstab, udev block rules
+		S_ROOT=agent S_MEM=1024
+		# (agent-root.sh gives dev-vdb.device a 600 s job timeout: TCG)
+		AGENT_OPTS=
+		S_EXPECT="userspace done no_hits unchanged status_ok no_failed_units no_device_waits private_mounted agent_mounts agent_fsck no_qdb_block"
+		case $1 in
+		agent-dispvm) S_OPTS="$EPHEMERAL_OPTS $AGENT_OPTS qe.qdb=dispvm"; S_EXPECT="$S_EXPECT swap persistence:none" ;;
+		agent-appvm) S_OPTS="$EPHEMERAL_OPTS $AGENT_OPTS qe.qdb=appvm"; S_EXPECT="$S_EXPECT swap persistence:rw-only" ;;
+		agent-blank) S_OPTS="$EPHEMERAL_OPTS $AGENT_OPTS qe.qdb=dispvm" S_PRIV_BLANK=1; S_EXPECT="$S_EXPECT swap agent_mkfs" ;;
+		agent-noswap) S_OPTS="qubes.ephemeral=1 qubes.ephemeral.swap=0 $AGENT_OPTS qe.qdb=appvm" ;;
+		esac ;;
 	invm-initramfs-tools|invm-dracut)
 		# the template's own kernel and initramfs (made in it by initramfs-tools
-		# or dracut with our hook); a stand-in of Qubes' COW hook is in it too
+		# or dracut with our hook); Qubes' real COW hook is in it too
 		# and must not run
 		S_ROOT=${1#invm-} S_MEM=1024
 		S_EXPECT="userspace done no_hits unchanged swap status_ok no_failed_units no_device_waits private_mounted no_qubes_cow" ;;
 	invm-initramfs-tools-stock|invm-dracut-stock)
-		# same image without qubes.ephemeral: Qubes' (stand-in) COW hook runs
+		# same image without qubes.ephemeral: Qubes' COW hook runs
 		S_ROOT=${1#invm-} S_ROOT=${S_ROOT%-stock} S_MEM=1024 S_OPTS="" S_PRIV_RO=0
 		S_EXPECT="userspace done hits changed no_failed_units no_device_waits qubes_cow" ;;
 	invm-initramfs-tools-fault|invm-dracut-fault)
@@ -111,6 +129,11 @@ scenario_config() {
 		# must stop the boot (power off) and Qubes' COW hook must not step in
 		S_ROOT=${1#invm-} S_ROOT=${S_ROOT%-fault} S_MEM=1024 S_VOL_SIZE=256M
 		S_EXPECT="no_userspace fatal no_hits unchanged no_qubes_cow console:too_small_for_256_MiB_swap" ;;
+	variant-stock)
+		# the variant without qubes.ephemeral: must behave as `stock` (Qubes'
+		# own init) does: userspace, the leak, private written
+		S_VARIANT=pvh S_OPTS="" S_PRIV_RO=0
+		S_EXPECT="userspace done hits changed" ;;
 	variant-pvh|variant-hvm)
 		# a kernel folder laid out as Qubes does (zstd initramfs behind an early
 		# cpio), made ephemeral by `qvm-ephemeral kernel add`; PVH boots the
@@ -191,8 +214,16 @@ check_expect() {
 		no_device_waits) [ "$R_DEVICE_WAITS" = 0 ] || FAILS+=("jobs waited for devices: ${R_DEVICE_WAITS:-unknown}") ;;
 		private_mounted) grep -q "GUEST rw_source=/dev/mapper/ephemeral-private home_source=/dev/mapper/ephemeral-private" "$log" ||
 			FAILS+=("/rw and /home are not on the encrypted private device") ;;
-		qubes_cow) grep -q 'QUBES-STANDIN cow_setup=done' "$log" || FAILS+=("Qubes' (stand-in) COW hook did not make dmroot") ;;
-		no_qubes_cow) [ "$R_QUBES_COW" = no ] || FAILS+=("Qubes' (stand-in) COW hook ran in ephemeral mode") ;;
+		agent_fsck) [ "$(guest_val "$log" agent_fsck)" = 1 ] && [ "$(guest_val "$log" agent_resize)" = 1 ] ||
+			FAILS+=("the agent's journal lacks its fsck/resize2fs lines for /dev/vdb") ;;
+		agent_mkfs) [ "$(guest_val "$log" agent_mkfs)" = 1 ] || FAILS+=("the agent did not create the private file system (first boot)") ;;
+		agent_mounts) agent_mounts_ok "$log" || FAILS+=("/, /rw, /home, /usr/local, swap not all on our devices: $(tr -d '\r' <"$log" | grep -o 'agent_mounts .*' | tail -1)") ;;
+		no_qdb_block) [ "$(guest_val "$log" agent_qdb_block_ours_boot)" = 0 ] && [ "$(guest_val "$log" agent_qdb_block_ours_after)" = 0 ] ||
+			FAILS+=("a /qubes-block-devices/ qubesdb write names one of our devices") ;;
+		persistence:*) [ "$(guest_val "$log" persistence)" = "${e#persistence:}," ] || FAILS+=("agent persistence is not ${e#persistence:}") ;;
+		qubes_cow) [ "$R_QUBES_COW" = yes ] && tr -d '\r' <"$log" | grep -qE '^GUEST dm-table: dmroot: 0 [0-9]+ snapshot ' ||
+			FAILS+=("Qubes' COW hook did not make dmroot (a dm-snapshot)") ;;
+		no_qubes_cow) [ "$R_QUBES_COW" = no ] || FAILS+=("Qubes' COW hook ran in ephemeral mode") ;;
 		console:*) tr ' ' _ <"$log" | grep -qF -- "${e#console:}" || FAILS+=("console lacks '${e#console:}'") ;;
 		exhausted) [ "$(guest_val "$log" exhaust_error)" = yes ] || FAILS+=("writes past the pool did not fail") ;;
 		discarded) discard_ok "$log" || FAILS+=("pool space not given back: $(grep -o 'discard_before=.*' "$log" | tr -d '\r')") ;;
@@ -219,6 +250,14 @@ check_expect() {
 	done
 	[ "$R_TIMEOUT" = no ] || FAILS+=("boot timed out after ${S_TIMEOUT}s")
 	return 0
+}
+
+# The agent scenarios: /, /rw, /home, /usr/local and swap on our devices.
+agent_mounts_ok() { # LOG
+	local l
+	l=$(tr -d '\r' <"$1" | sed -n 's/.*GUEST agent_mounts //p' | tail -1)
+	[[ $l == "root=/dev/mapper/dmroot rw=/dev/mapper/ephemeral-private home=/dev/mapper/ephemeral-private usrlocal=/dev/mapper/ephemeral-private swap="* ]] || return 1
+	case $S_OPTS in *swap=0*) [[ $l == *"swap=" ]] ;; *) [[ $l == *"swap=/dev/mapper/ephemeral-swap," ]] ;; esac
 }
 
 # Pool usage after fill minus before must be >= 900 MiB, after trim within 64 MiB of before.
@@ -293,6 +332,9 @@ run_scenario() {
 	if [ "$S_ROOT" = systemd ]; then
 		[ -n "${SYSTEMD_ROOT:-}" ] || SYSTEMD_ROOT=$("$VM_DIR/systemd-root.sh" "$VM_CACHE") || die "cannot build the systemd root"
 		cp --sparse=always "$SYSTEMD_ROOT" "$dir/root.img"
+	elif [ "$S_ROOT" = agent ]; then
+		[ -n "${AGENT_ROOT:-}" ] || AGENT_ROOT=$("$VM_DIR/agent-root.sh" "$VM_CACHE") || die "cannot build the agent root (tests/vm/agent-root.sh)"
+		cp --sparse=always "$AGENT_ROOT" "$dir/root.img"
 	elif [ "$S_ROOT" = initramfs-tools ] || [ "$S_ROOT" = dracut ]; then
 		local deb="" d
 		for d in "$VM_CACHE"/download/linux-image-"$KVER"_*.deb; do [ -f "$d" ] && deb=$d; done
@@ -303,12 +345,19 @@ run_scenario() {
 	else
 		cp --sparse=always "$ROOT_TEMPLATE" "$dir/root.img"
 	fi
-	cp --sparse=always "$PRIVATE_TEMPLATE" "$dir/private.img"
+	if [ -n "$S_PRIV_BLANK" ]; then
+		# a never-used private volume: all zeros (the agent makes the file system)
+		truncate -s "${S_PRIV_MIB}M" "$dir/private.img"
+	else
+		cp --sparse=always "$PRIVATE_TEMPLATE" "$dir/private.img"
+	fi
 	truncate -s "$S_VOL_SIZE" "$dir/volatile.img"
 	S_KERNEL=$VMLINUZ
 	if [ ${#invm[@]} -eq 3 ]; then
 		S_KERNEL=${invm[1]}
 		cp "${invm[2]}" "$dir/initrd.img"
+	elif [ "$S_INITRD" = qubes ]; then
+		cp "$BASE_INITRD" "$dir/initrd.img"
 	elif [ -n "$S_VARIANT" ]; then
 		[ -x "$VM_REPO/build/qvm-ephemeral" ] || die "build/qvm-ephemeral is missing: run 'make -C $VM_REPO all'"
 		eval "$(bash "$VM_REPO/tests/dom0/kernel-boot-fixture.sh" --make "$BASE_INITRD" "$VMLINUZ" "$KMODS" \
@@ -373,9 +422,9 @@ run_scenario() {
 	R_BOOT_MS=$(guest_val "$log" boot_ms)
 	R_FATAL=no
 	grep -q 'qubes-ephemeral: FATAL' "$log" && R_FATAL=yes
-	# the stand-in of Qubes' COW hook (guest-invm/) says when it made dmroot
+	# Qubes' own COW hook (qubes-linux-utils qubes_cow_setup) says when it runs
 	R_QUBES_COW=no
-	grep -q 'QUBES-STANDIN cow_setup=' "$log" && R_QUBES_COW=yes
+	grep -qE 'Qubes: Doing (COW|R/W) setup' "$log" && R_QUBES_COW=yes
 	if grep -qF "$tok" "$log"; then
 		echo "vm: WARNING: the marker appeared on the console of $name" >&2
 	fi

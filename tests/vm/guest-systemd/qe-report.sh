@@ -29,5 +29,7 @@ if [ -x /run/qubes-ephemeral/ephemeral-status ]; then
 	/run/qubes-ephemeral/ephemeral-status
 	echo "GUEST status_rc=$?"
 fi
+# the agent scenarios (agent-root.sh) add their own checks
+[ -x /usr/lib/qe-test/qe-agent-report.sh ] && /usr/lib/qe-test/qe-agent-report.sh
 echo "GUEST done=yes"
 systemctl poweroff
