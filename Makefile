@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # qubes-ephemeral: `make` builds what ships into build/; `make check` runs the
 # fast tests, `make check-vm`, `make check-pkg`, `make bench-smoke` the slow
 # tiers; `bash scripts/test.sh` (the README's test command) runs every tier.

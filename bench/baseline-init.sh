@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench/baseline-init.sh: the baseline /init of the benchmark (busybox sh).
 #
 # Does what the stock Qubes initramfs does for a qube whose root is read-only

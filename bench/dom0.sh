@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Time and Admin API calls of `qvm-ephemeral enable` and `status` on 100
 # qubes against qubesd: $DOM0_SERVER (see tests/dom0/server.sh) = fake
 # (default; tests/dom0/fake-qubesd, which also counts the calls) or

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bench/run.sh: performance figures of qubes-ephemeral, each measured side by
 # side with a baseline in the same run (a ratio) or a count.
 #

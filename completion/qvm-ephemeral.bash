@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bash completion for qvm-ephemeral (dom0)
 _qvm_ephemeral_qubes() {
 	# qube names as qvm-ls prints them; nothing when qvm-ls is absent

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Builds the packages without the Qubes builder, on Debian 12 (rpm's
 # rpmbuild, dpkg-deb, dpkg-gencontrol):
 #   qubes-ephemeral-dom0 RPM  (packaging/rpm/qubes-ephemeral-dom0.spec.in)

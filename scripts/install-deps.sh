@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Installs what building and testing need on Debian 12 (run as root).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The dom0 tool and initramfs-append built as a Debian package build builds
 # them (CFLAGS, CPPFLAGS, LDFLAGS from dpkg-buildflags, hardening=+all) into
 # build/dpkg, with warnings as errors; then hardening seen in the binaries,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The test tiers. Each part prints its own "N passed, N failed"; the run ends
 # with ONE line summing every part of every tier run, and exits non-zero on
 # any failure.

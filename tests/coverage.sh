@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # `make coverage`: line coverage of src/ measured with gcov (gcc --coverage,
 # objects in build/obj/cov): first by the unit tests alone, then by the unit
 # tests + tests/dom0 run against build/cov/qvm-ephemeral. Prints both

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs cmocka unit-test programs; prints each one's output and ends with
 # "unit: N passed, N failed" counting individual test cases.
 set -uo pipefail

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The shipped ephemeral-init contains no test path: none of the strings of
 # the qubes.ephemeral.test.* code (plain stack, key hash, injected failures,
 # hangs). The test build must contain each, so the check can fail.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # /sbin/init of the benchmark's root image (busybox sh, pid 1).
 #
 # 1. Reads the boot-time kernel trace (trace_event=sched:sched_process_exec,

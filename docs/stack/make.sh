@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Redraws docs/stack/storage-stack.svg from a real test boot: boots the
 # `systemd` scenario (tests/vm/run.sh; needs root, see tests/vm/README.md),
 # or takes the console log given, keeps its dm-table/blockdev/mount lines in

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Draws the storage stack of an ephemeral qube from the device-mapper tables
 of a real test boot.
 

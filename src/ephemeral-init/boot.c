@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Boot steps that /init (main.c) and the in-VM hook mode (hook.c) share.
  * Each stops the boot with one line when it fails. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Block devices: waiting for them by kernel event, finding the root
  * partition as Qubes does, sizes, and forcing origins read-only. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Stopping the boot: the one fail-closed path. In ephemeral mode one line
  * on the console says what failed, then the VM powers off before any of
  * its userspace runs. Only main() and hook_main() decide to call it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Hook mode: the same storage setup, run from the initramfs of an in-VM
  * kernel (initramfs-tools or dracut, built inside the template) instead of
  * as its /init. The initramfs' own init keeps mounting the root and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ephemeral-init: what the boot steps share. Each step lives in the file
  * named after what it owns; main.c reads as the list of steps. */
 #pragma once

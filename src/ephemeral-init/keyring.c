@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The volatile key: 512 random bits that only the kernel keeps.
  *
  * Made with getrandom() into one mlock'ed buffer, handed to the kernel as a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ephemeral-init: /init of a Qubes VM initramfs.
  *
  * With qubes.ephemeral=1 every write path of the VM (root, private, swap)

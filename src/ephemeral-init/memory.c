@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Memory the VM hands back to Xen. Qubes' dom0 boots every VM kernel with
  * xen_scrub_pages=0 (so the first balloon-down is fast) and relies on the
  * initramfs to turn scrubbing back on: without it, pages this VM balloons

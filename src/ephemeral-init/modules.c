@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Kernel modules: from the initramfs first, then from the modules disk;
  * dependencies and aliases resolved from depmod's files (lib/moddep.c). */
 #include <dirent.h>

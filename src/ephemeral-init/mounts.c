@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Mounts: the early API file systems, the modules disk, the new root. */
 #include <errno.h>
 #include <fcntl.h>

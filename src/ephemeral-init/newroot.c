@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Prepare the new root without writing into it: the device names its fstab
  * and scripts use lead to our devices, its udev learns our devices are set
  * up, the status tool and our state are left under /run (moved into the new

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The ephemeral storage stack (shared/DESIGN.md). Only built in ephemeral
  * mode. Each function returns a negative errno and leaves what failed in
  * c->why; the caller (main.c, hook.c) stops the boot with that one line.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ephemeral-status: inside a running VM, shows the storage stack, where the
  * key is, swap, pool and memory state, and a verdict. The verdict is proven
  * from the device-mapper tables and the kernel's state (lib/stackcheck.c),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Boot step timings: one line at the end of setup says where /init spent
  * its time ("steps: disks 12, origins 3, ..." in ms), so a slow boot can be
  * explained without a debugger (bench/run.sh reads it too). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Stock mode: what Qubes' own initramfs (dracut/simple/init.sh) does, for a
  * qube that boots this initramfs without qubes.ephemeral=1.
  *   read-only root: volatile = [1 MiB gap][1 GiB swap][COW], dmroot = snapshot

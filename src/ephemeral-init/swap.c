@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Swap: our own header (no mkswap in the boot path) and swapon. */
 #include <errno.h>
 #include <fcntl.h>

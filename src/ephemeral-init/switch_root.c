@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* switch_root: move the API file systems into the new root, free the
  * initramfs' memory, make the new root "/" and exec its init. */
 #include <dirent.h>

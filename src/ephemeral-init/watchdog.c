@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The setup watchdog. A step that never returns — a module whose init
  * oopsed, a device-mapper call stuck in the kernel — would leave the qube
  * hung before userspace, neither booted nor powered off. A thread sleeps

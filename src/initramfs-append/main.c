@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* initramfs-append: IN, zero padding to 512 bytes, then an uncompressed
  * newc cpio with our /init (and a few more files) -> OUT. A gzip'ed IN gets
  * an empty uncompressed cpio in front (the lead, see cpio.h).

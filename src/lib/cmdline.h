@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Kernel command line: the options ephemeral-init reads.
  *
  * Pure parsing, no I/O, so it can be unit tested and fuzzed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A writer for the "newc" cpio format the kernel unpacks as initramfs
  * (magic 070701, ASCII hex header fields, name and data padded to 4 bytes). */
 #pragma once

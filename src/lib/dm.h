@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Device-mapper through raw ioctls on /dev/mapper/control (linux/dm-ioctl.h):
  * no libdevmapper, no udev. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Whole reads and writes: one place that loops over short transfers and
  * EINTR, so no caller treats a single read()/write() as complete. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Deciding the ephemeral storage stack: how the encrypted volatile disk is
  * split, and the device-mapper table lines. Pure functions, no I/O. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One-line diagnostics, prefixed with the program name. */
 #pragma once
 #include <errno.h>

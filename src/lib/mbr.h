@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A DOS partition table (MBR), as the stock Qubes init writes with sfdisk
  * on the volatile disk: 1 = swap (type 0x82), 2 or 3 = Linux (0x83). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the kernel does with freed and allocated pages, as its boot log
  * says: "mem auto-init: stack:off, heap alloc:on, heap free:off".
  * Pure parsing, no I/O. */

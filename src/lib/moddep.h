@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Kernel module lookup from modules.dep / modules.alias / modules.builtin,
  * the text files depmod writes in /lib/modules/KVER.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* SHA-256 (FIPS 180-4): one-shot and incremental (files hashed with read()).
  * ephemeral-init uses it only for the test build's key fingerprint; the dom0
  * tool for kernel file manifests. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The verdict of `ephemeral-status`: is this VM fully ephemeral? Proven from
  * the device-mapper tables and the kernel's state, not from names or from
  * what the boot wrote down. Pure: the facts are gathered elsewhere

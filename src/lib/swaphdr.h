@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The Linux swap area header (what mkswap writes), version 1. */
 #pragma once
 #include <assert.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The text of a sysfs uevent file (/sys/class/block/NAME/uevent): the
  * KEY=VALUE lines the kernel's add_uevent_var() writes, one a line.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* systemd unit names for paths ("/dev/xvdc1" -> "dev-xvdc1.swap"), as
  * `systemd-escape --path --suffix=swap` makes them. Pure. */
 #pragma once

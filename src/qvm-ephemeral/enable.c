@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral enable | disable | apply */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Judge, make ephemeral, apply (see engine.h). */
 #include "engine.h"
 

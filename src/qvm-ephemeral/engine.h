@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The steps enable, disable, apply and watch share: judge a qube, make it
  * ephemeral (writing only what differs), restore it from its record. */
 #pragma once

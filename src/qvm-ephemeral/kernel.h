@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral kernel: ephemeral variants of dom0-provided kernels.
  *
  * KERNELS_DIR/VER/ is never written. KERNELS_DIR/VER-ephemeral/ holds:

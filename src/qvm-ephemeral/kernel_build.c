@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Making one kernel variant: KERNELS_DIR/VER -> KERNELS_DIR/VER-ephemeral.
  *
  * Everything is written into KERNELS_DIR/.VER-ephemeral.tmp.XXXXXX (same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Is a variant current? Reads its manifest, its own files and the
  * original folder (read-only). Cheap when nothing changed: a file whose
  * size, inode, mtime and ctime are as recorded is not hashed again. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* File and process helpers of `qvm-ephemeral kernel`. */
 #define _GNU_SOURCE
 #include <dirent.h>

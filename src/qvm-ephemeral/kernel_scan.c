@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Pure parts of `qvm-ephemeral kernel`: initramfs walk, newc lookup,
  * manifest text, names. No I/O here; unit tested. */
 #include <errno.h>

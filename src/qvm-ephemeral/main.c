@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral: make qubes fully ephemeral (dom0 side).
  *
  * Exit codes: 0 success; 1 the command failed or refused something (the

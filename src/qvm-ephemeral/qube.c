@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reading qubes through the Admin API (see qube.h). */
 #include "qube.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What qvm-ephemeral knows of a qube, read through the Admin API
  * (qubesd_call); the parsers of qubesd's reply texts are pure and unit
  * tested. */

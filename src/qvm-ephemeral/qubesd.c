@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Admin API client: framing and transport (see qubesd.h). */
 #define _GNU_SOURCE
 #include "qubesd.h"

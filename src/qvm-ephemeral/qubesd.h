@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Admin API client: the only place that knows how qubesd is reached and how
  * its requests and replies are framed.
  *

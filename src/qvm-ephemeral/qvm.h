@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral: the dom0 tool. Each subcommand lives in its own file and
  * is reached from main.c's table. Exit codes are documented in main.c. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Saved-settings record, kernelopts edits, verdict rules (see record.h). */
 #include "record.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What `enable` changed on a qube, saved in the qube feature RECORD_FEATURE
  * so that `disable` restores exactly that; plus the pure rules that judge a
  * qube's settings (verdict) and edit kernelopts.

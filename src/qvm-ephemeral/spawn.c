@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Running other programs (see spawn.h). */
 #define _GNU_SOURCE
 #include "spawn.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The one way qvm-ephemeral runs another program (qrexec-client[-vm],
  * journalctl, debugfs, e2fsck, decompressors): fork, pipes, exec, SIGPIPE,
  * exit status and its wording in one place.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral status: one line per qube with a verdict. */
 #include <errno.h>
 #include <stdio.h>

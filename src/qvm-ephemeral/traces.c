@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral traces: lists (and with --scrub removes) the dom0 files that
  * record the activity of qubes that no longer exist — console, qrexec, guid,
  * qubesdb and libxl logs, LVM metadata archives — and counts their journal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral traces: dom0 files that record what a disposable did,
  * outside its disks. The pure parts (names in file names and in LVM
  * metadata archives, journal line matching) are unit tested. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral verify VM: runs the guest's own status tool (left in the
  * throw-away root by ephemeral-init) through qrexec and judges each path.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Judging the output of the guest's ephemeral-status (src/ephemeral-init/status.c). */
 #pragma once
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral watch: keeps the policy across qubesd restarts and new
  * disposables. Applies at every (re)connection to qubesd — a restart of
  * qubesd is what reverts rw=False on R4.2 — and then follows admin.Events. */

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The README's storage-stack picture stays true: the committed SVG is what
 # docs/stack/storage-stack.py draws from the committed tables, those tables
 # show the stack DESIGN.md promises, and (given the console log of a fresh

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # qvm-ephemeral enable/disable/status/apply/watch/verify against qubesd:
 # DOM0_SERVER=fake (default; tests/dom0/fake-qubesd, with fault injection and
 # running qubes) or real-master / real-release4.3 / real-release4.2 (the real

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Test helper of tests/dom0/atomic.sh (test-only).
 
   atomic-state.py dump FILE          every property (GetAll), volume Info and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # enable, disable and apply are all-or-nothing per qube. Against the fake
 # qubesd (test.FailNth: the Nth write call is refused), for every N until a
 # run makes fewer writes: afterwards every qube equals its state before the

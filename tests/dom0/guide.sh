@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs docs/guide.md: every ```sh block (not ```sh dom0-only) in order, in
 # bash -e, against qubesd ($DOM0_SERVER: the fake by default, or a real one,
 # see tests/dom0/server.sh) and a fixture kernel folder / dom0 tree;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/dom0/kernel-boot-fixture.sh: the two initramfs images a variant made
 # by `qvm-ephemeral kernel add` offers, for the QEMU harness to boot:
 #   PVH path: KERNELS_DIR/VER-ephemeral/initramfs (what Xen loads directly)

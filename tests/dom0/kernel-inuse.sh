@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # `kernel sync`'s "in use" check against qubesd ($DOM0_SERVER: the fake by
 # default, or a real one, see tests/dom0/server.sh), on small kernel folders
 # (no Debian kernel needed): an orphan variant a qube boots is kept, an unused

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # qvm-ephemeral kernel add|sync|list on fixture kernel folders made from the
 # Debian test kernel (tests/dom0/kernel/lib.sh): initramfs in gzip, zstd, xz
 # and uncompressed, each with and without an early uncompressed cpio in

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The shipped build/qvm-ephemeral holds none of the test-only environment
 # hooks (TEST_ENV("NAME") in src/qvm-ephemeral, compiled in only with
 # -DTEST_HOOKS=1 into build/qvm-ephemeral-test); every other getenv of the

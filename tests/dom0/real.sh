@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Every dom0 test against the real Qubes Admin API server (qubes-core-admin,
 # unmodified, offline mode; tests/dom0/real-qubesd) of master, release4.3 and
 # release4.2: tests/dom0/api.sh, tests/dom0/guide.sh, tests/pkg/salt.sh,

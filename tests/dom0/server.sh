@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The Admin API server for the dom0 tests, chosen by $DOM0_SERVER:
 #   fake (default)      tests/dom0/fake-qubesd (also fault injection)
 #   real-master, real-release4.3, real-release4.2

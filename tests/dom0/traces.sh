@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # qvm-ephemeral traces on a fixture dom0 tree (tests/dom0/traces/mkfixture.sh)
 # against the fake qubesd: what is listed, what --scrub removes and keeps,
 # the journal count (fake journalctl over a text journal, and the real one on

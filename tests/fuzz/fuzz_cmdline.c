@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer: cmdline_parse on any text; checks what it promises on success. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer: the newc reader of `qvm-ephemeral kernel` (initramfs_scan,
  * newc_find in src/qvm-ephemeral/kernel_scan.c), the code that reads an
  * initramfs and the version file of our cpio in it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer: modules.dep / modules.alias / modules.builtin texts split on
  * 0xff bytes (a fourth part, if any, is a name to resolve). */
 #include <errno.h>

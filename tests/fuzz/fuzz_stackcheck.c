@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer: the verdict's parsers on any bytes: meminit_parse on a kernel
  * log, stack_param_dev on a table's params, and stack_judge on a device
  * list whose tables are the input (lines "NAME TYPE PARAMS"). Nothing may

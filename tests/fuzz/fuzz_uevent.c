@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer: uevent_parse on any bytes; what it gives back, written out as
  * a uevent file again, parses to the same thing. */
 #include <errno.h>

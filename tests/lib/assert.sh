@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Assertions for the shell test scripts (tests/dom0, tests/docs, tests/pkg).
 # Source it; each script ends with `summary`, which prints the line
 # "N passed, N failed" that tests/check.sh counts and returns non-zero on a

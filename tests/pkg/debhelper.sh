@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # packaging/debian is also a Debian source package's debian/ folder (the
 # Qubes builder's vm-deb build): builds it with dpkg-buildpackage (debhelper)
 # from a copy of the source and checks that the result is the package that

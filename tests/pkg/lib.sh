@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Shared by tests/pkg/*.sh, on top of tests/lib/assert.sh (ok, bad, check,
 # is, summary): list comparison and the expected package contents.
 # Sourced from the repository's top folder.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Builds the packages with packaging/build.sh (rpmbuild and dpkg-deb on
 # Debian) and checks what they hold: headers, exact file lists with modes
 # and owners, that the dom0 RPM is `make install`, scriptlets (syntax, and

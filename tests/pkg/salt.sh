@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The Salt states in packaging/salt, without Salt (not packaged in Debian
 # 12): tests/pkg/salt_run.py renders them with Jinja, parses and checks the
 # YAML, and runs their commands (`unless`, then the command) against

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Test-only stand-in for the parts of Salt that qubes-ephemeral's states use
 (Salt is not packaged in Debian 12): renders an .sls with Jinja (salt's
 pillar.get and the `quote` filter), follows `include`, parses the YAML and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The template packages carry whatever `make install-vm` lays out from vm/:
 # builds qubes-ephemeral-vm (RPM and .deb) from a copy of the source (no
 # .git: also the tarball path of packaging/build.sh without git) with

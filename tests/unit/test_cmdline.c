@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/cmdline.c: the kernel command line options. */
 #include <errno.h>
 #include <setjmp.h>

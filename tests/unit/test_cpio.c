@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/cpio.c: the newc archive we append to an initramfs. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/fileio.c: whole reads and writes, also across short transfers. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ephemeral-init outside QEMU: Xen balloon scrubbing against a fake sysfs,
  * switch_root's refusal to empty a root that is not an initramfs, and
  * fatal()'s refusal to power off a machine it is not booting. */

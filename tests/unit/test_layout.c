@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/layout.c: splitting the volatile disk and the table strings. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/mbr.c: the stock volatile partition table. */
 #include <endian.h>
 #include <errno.h>

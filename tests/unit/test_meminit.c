@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/meminit.c: the kernel's page zeroing state from its boot log. */
 #include <errno.h>
 #include <setjmp.h>

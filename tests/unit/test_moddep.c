@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/moddep.c: module names, aliases and load order from depmod's files. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral/qubesd.c and qube.c: Admin API framing and reply texts. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral/kernel_scan.c and kernel_sha.c: initramfs walk, newc
  * lookup, manifest text, names, incremental SHA-256. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral/record.c: saved-settings record, kernelopts, verdict. */
 #include <errno.h>
 #include <setjmp.h>

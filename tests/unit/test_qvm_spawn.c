@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral/spawn.c: the one process-spawn helper of the dom0 tool. */
 #include <dirent.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral/verify.c: judging the guest's ephemeral-status output. */
 #include <setjmp.h>
 #include <stdarg.h>

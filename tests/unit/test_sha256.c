@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/sha256.c against the FIPS 180-4 / NIST example vectors. */
 #include <setjmp.h>
 #include <stdarg.h>

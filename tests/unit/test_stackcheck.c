@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/stackcheck.c: the ephemeral-status verdict. The good stack as the
  * kernel prints it, then every way it can be not ephemeral. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/swaphdr.c: the mkswap-style header of our swap area. */
 #include <errno.h>
 #include <setjmp.h>

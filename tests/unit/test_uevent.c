@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/uevent.c: the KEY=VALUE text of /sys/class/block/NAME/uevent. */
 #include <errno.h>
 #include <limits.h>

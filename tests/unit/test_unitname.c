@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/unitname.c: unit names as `systemd-escape --path --suffix=...` makes them. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Builds (once, cached) a Debian 12 systemd root with the REAL Qubes agent's
 # boot scripts and units (qubes-core-agent-linux) and block udev rules +
 # gptfix (qubes-linux-utils), from the unmodified snapshots in

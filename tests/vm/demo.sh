@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/vm/demo.sh: the story in two boots. Builds the project, boots the same
 # disposable-like VM twice under QEMU (stock Qubes init behaviour, then
 # qubes-ephemeral), and shows where the VM's secrets ended up on disk.

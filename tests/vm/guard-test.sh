@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/vm/guard-test.sh: the harness' guards (guard.sh) against real mounts
 # and real concurrent runs, in a temporary folder under /tmp (root: mount).
 #   - a base with a tmpfs or a bind mount inside is refused by the copy helper,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 # tests/vm/guard.sh: what keeps the harness from harming the machine.
 # Sourced by lib.sh (run.sh, bench/run.sh), systemd-root.sh and invm-root.sh;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Builds (cached) a Debian 12 template root for the in-VM kernel scenarios:
 # the systemd root of systemd-root.sh plus the test kernel (unpacked, as
 # /boot/vmlinuz-KVER and /lib/modules/KVER), stand-ins for Qubes' own COW

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* keyscan HASH FILE: counts the 64-byte windows of FILE (at 8-byte
  * alignment, as kernel allocations are) whose SHA-256 is HASH (hex). The
  * keys scenario finds the volatile key in a dump of guest memory this way,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash disable=SC2034  # variables are set for run.sh
 # tests/vm/lib.sh: kernel and disk images for the QEMU end-to-end harness.
 # Sourced by run.sh (bash, set -euo pipefail). Everything built here goes to

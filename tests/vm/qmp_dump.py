@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """qmp_dump.py SOCKET OUT: dumps the guest's memory through QEMU's QMP
 socket (dump-guest-memory, no paging) into OUT, for the keys scenario."""
 import json

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/vm/run.sh: QEMU end-to-end scenarios for ephemeral-init.
 #
 #   tests/vm/run.sh SCENARIO...   run these scenarios

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Counts copies of a marker in disk images: `scan.py TOKEN IMAGE...`.
 
 Prints one line per image, "COUNT IMAGE". Reads only the data extents of

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Builds (once, cached) a Debian 12 systemd root with Qubes-like units, as a
 # GPT disk whose 3rd partition is "Root filesystem". Prints the image path.
 #   tests/vm/systemd-root.sh CACHE_DIR

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by systemd-root.sh and invm-root.sh: the userland of the systemd
 # scenarios (guest-systemd/: Qubes-like units, the test services) put into a
 # staged root, and the Qubes-style disk image made of it. Part of both

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/xen: the block hotplug script of the tests' dom0, for phy: disks only
 # (xl disk spec "script=/qe-block"). It does what Xen's own
 # /etc/xen/scripts/block does for a block device on "add": tell blkback which

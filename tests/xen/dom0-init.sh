@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # /init of the tests' minimal dom0 (tests/xen): brings up what `xl` needs
 # (xenfs, xenstored, xenconsoled, backend modules), then runs /qe/plan.sh,
 # which tests/xen/run.sh appended for this run, and powers the machine off.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash disable=SC2034  # variables are set for run.sh
 # tests/xen/lib.sh: Xen, dom0 and the probe domain from Debian packages, for
 # tests/xen/run.sh. Everything is built into $XEN_CACHE (gitignored) under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qescan: counts the tests' marker in disks (dom0) or in the RAM of the
  * domain it runs in (the balloon probe, through /proc/kcore).
  *

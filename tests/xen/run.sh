@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/xen/run.sh: ephemeral qubes under real Xen (nested under QEMU TCG).
 #
 #   tests/xen/run.sh SCENARIO...   run these scenarios (in one Xen boot)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A fake qubesd for the dom0 tests of qvm-ephemeral. Test-only, never shipped.
 
 Speaks the real Admin API wire format on a Unix socket (request

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Test helper: one Admin API call to $QUBESD_SOCKET (or $FAKE_QUBESD_SOCKET),
 or `snapshot`: every property (GetAll), volume Info and feature of every
 qube, for byte-for-byte comparison. Test-only."""

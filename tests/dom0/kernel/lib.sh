@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 # tests/dom0/kernel/lib.sh: fixture kernel folders shaped like Qubes'
 # /var/lib/qubes/vm-kernels/VER (vmlinuz, initramfs, modules.img = ext3 with

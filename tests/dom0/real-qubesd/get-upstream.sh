@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Gets unmodified qubes-core-admin + qubes-core-qrexec trees for one Qubes
 # version (master | release4.3 | release4.2) into the gitignored cache
 # tests/dom0/cache/real-qubesd/VERSION/ and prepares core-admin's entry

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Runs the real Qubes Admin API server (qubes-core-admin, unmodified) for the
 dom0 tests: qubes.Qubes(qubes.xml, offline_mode=True), the real
 QubesDaemonProtocol wire protocol and the real qubes.api.admin.QubesAdminAPI

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/dom0/traces/mkfixture.sh ROOT: a fixture dom0 tree for
 # `qvm-ephemeral traces --root ROOT`, matching the fake qubesd's built-in
 # qubes (tests/dom0/fake-qubesd): work, disp42 (running disposable),

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Agent scenarios: what the harness checks besides qe-report.sh's lines.
 # Called by qe-report.sh when present. Prints GUEST lines on stdout.
 j() { journalctl -b --no-pager -o cat "$@"; }

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Behaves as Qubes' mount-dirs.sh + setup-rwdev.sh + setup-rw.sh (written
 # from their described behaviour): check or create the private file system on
 # the private disk, mount /rw from fstab, grow it, bind /rw/home on /home.

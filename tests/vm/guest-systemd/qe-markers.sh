@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Writes the test marker where a qube writes, from a service of the template's
 # userland: files on /, /rw, /home, /tmp, /var/log, the journal, and swap.
 say() { echo "GUEST $*" > /dev/console; }

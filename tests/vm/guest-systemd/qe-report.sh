@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Waits for the boot to settle, reports what the harness checks, powers off.
 exec > /dev/console 2>&1
 timeout 200 systemctl is-system-running --wait >/dev/null

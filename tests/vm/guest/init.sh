@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # /sbin/init of the tests/vm root image (busybox sh, runs as pid 1).
 #
 # Writes a unique marker (>= 1 MiB each) to /, /rw, /home/user, /tmp and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 # tests/vm/qubes/upstream.sh: the real Qubes files the VM tests run, from the
 # unmodified snapshots in ../shared/qubes-upstream (MANIFEST: commit, sha256).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck disable=SC2154  # dracut sets $kernel and $moddir
 # qubes-ephemeral: dracut module for in-VM kernels (initramfs built inside
 # the template). With qubes.ephemeral=1 on the kernel command line,

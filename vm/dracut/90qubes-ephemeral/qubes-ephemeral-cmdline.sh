@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # qubes-ephemeral (dracut cmdline hook, sourced): with qubes.ephemeral=1,
 # takes Qubes' COW hook out of this boot before the pre-trigger stage, so
 # only ephemeral-init's setup makes /dev/mapper/dmroot, and queues that

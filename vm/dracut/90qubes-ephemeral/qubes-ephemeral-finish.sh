@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # qubes-ephemeral (dracut pre-pivot hook, sourced): with qubes.ephemeral=1,
 # checks that $NEWROOT is the encrypted dmroot, points the device names of
 # its fstab at the encrypted private and swap devices and tells the real root's udev about

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # qubes-ephemeral (dracut initqueue job, queued by the cmdline hook in
 # ephemeral mode only; run as /usr/lib/qubes-ephemeral/dracut-setup.sh):
 # builds the encrypted storage stack and /dev/mapper/dmroot. On any
