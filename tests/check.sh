@@ -105,7 +105,7 @@ for t in "$@"; do
 	if [ "$t" = all ]; then want+=("${TIERS[@]}"); else want+=("$t"); fi
 done
 for t in "${want[@]}"; do
-	p0=$passed f0=$failed
+	p0=$passed f0=$failed s0=$SECONDS
 	echo "==== tier $t"
 	if declare -F "tier_$t" >/dev/null; then
 		"tier_$t"
@@ -114,7 +114,7 @@ for t in "${want[@]}"; do
 	else
 		echo "check: unknown tier '$t' (known: ${TIERS[*]})"; failed=$((failed + 1))
 	fi
-	echo "==== tier $t: $((passed - p0)) passed, $((failed - f0)) failed"
+	echo "==== tier $t: $((passed - p0)) passed, $((failed - f0)) failed in $((SECONDS - s0)) s"
 done
 
 echo "$passed passed, $failed failed"
