@@ -10,8 +10,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-QVM=${QVM:-$ROOT/build/qvm-ephemeral} INIT=$ROOT/build/ephemeral-init
-for b in qvm-ephemeral ephemeral-init; do
+# the test build: QVM_EPHEMERAL_INIT names the init to append (a test-only hook)
+QVM=${QVM:-$ROOT/build/qvm-ephemeral-test} INIT=$ROOT/build/ephemeral-init
+for b in qvm-ephemeral-test ephemeral-init; do
 	[ -x "build/$b" ] || make -s "build/$b" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 done
 . tests/dom0/kernel/lib.sh
