@@ -74,7 +74,12 @@ initramfs-tools)
 	qubes_subst "$u/initramfs-tools/local-top/qubes_cow_setup.sh" "$c" qubes-linux-utils:initramfs-tools/local-top/qubes_cow_setup.sh
 	chmod 755 "$c"
 	install -D -m 755 "$u/initramfs-tools/qubes_vm" "$st/usr/share/initramfs-tools/hooks/qubes_vm"
-	install -D -m 644 "$u/initramfs-tools/qubes.conf" "$st/usr/share/initramfs-tools/conf.d/qubes.conf" ;;
+	install -D -m 644 "$u/initramfs-tools/qubes.conf" "$st/usr/share/initramfs-tools/conf.d/qubes.conf"
+	# test only: Qubes' MODULES=dep needs the device of /, which a chroot in
+	# a cache folder does not have ("failed to determine device for /"); in
+	# a template / is xvda. The template's own conf.d (read last) says most.
+	install -D -m 644 /dev/null "$st/etc/initramfs-tools/conf.d/zz-qe-chroot.conf"
+	echo 'MODULES=most' >"$st/etc/initramfs-tools/conf.d/zz-qe-chroot.conf" ;;
 dracut)
 	d=$st/usr/lib/dracut/modules.d/90qubes-vm
 	install -D -m 755 "$u/dracut/full-dmroot/module-setup.sh" "$d/module-setup.sh"
