@@ -20,7 +20,9 @@ set -euo pipefail
 FAIL_STEPS=(readonly key crypt pool thin swapon mount switch-root)
 SCENARIOS=(ephemeral control stock ext4-1k no-aesni drift crash keys exhaust discard variant-pvh variant-hvm systemd systemd-stock)
 # the real Qubes agent's boot scripts and units (agent-root.sh)
-SCENARIOS+=(agent-dispvm agent-appvm agent-blank agent-noswap)
+SCENARIOS+=(agent-dispvm agent-blank)
+# written, not yet seen passing: run by name only, not in `all` (CI time too)
+NAMED_ONLY=(agent-appvm agent-noswap)
 # the variant booted without qubes.ephemeral (its stock mode) next to `stock`
 SCENARIOS+=(variant-stock)
 # in-VM kernels: kernel + initramfs generated inside the template (invm-root.sh)
@@ -469,14 +471,14 @@ run_scenario() {
 # ---------------------------------------------------------------- main
 [ $# -ge 1 ] || usage
 case $1 in
---list) printf '%s\n' "${SCENARIOS[@]}"; exit 0 ;;
+--list) printf '%s\n' "${SCENARIOS[@]}" "${NAMED_ONLY[@]}"; exit 0 ;;
 -h|--help) usage ;;
 esac
 want=()
 for a in "$@"; do
 	if [ "$a" = all ]; then want+=("${SCENARIOS[@]}"); continue; fi
 	ok=0
-	for s in "${SCENARIOS[@]}"; do [ "$s" = "$a" ] && ok=1; done
+	for s in "${SCENARIOS[@]}" "${NAMED_ONLY[@]}"; do [ "$s" = "$a" ] && ok=1; done
 	[ $ok = 1 ] || die "unknown scenario '$a'; known: ${SCENARIOS[*]} (or all, --list)"
 	want+=("$a")
 done
