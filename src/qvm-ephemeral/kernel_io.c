@@ -120,11 +120,9 @@ int kio_sha256_fd(int fd, char out[65])
 
 	sha256_init(&h);
 	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), off);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = pread_full(fd, buf, sizeof(buf), off);
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		if (n == 0)
 			break;
 		sha256_update(&h, buf, (size_t)n);
