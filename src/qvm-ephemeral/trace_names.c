@@ -2,7 +2,7 @@
 /* qvm-ephemeral traces, the pure part: qube names in dom0 file names, LVM
  * metadata text and journal lines (unit tested, no I/O). */
 #define _GNU_SOURCE
-#include "traces.h"
+#include "trace_names.h"
 
 #include <string.h>
 

@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 #include "qube.h"
-#include "traces.h"
+#include "trace_names.h"
 
 #define RECORD_PATH "/var/lib/qubes-ephemeral/disposables"   /* trace_record.c */
 #define LVM_ARCHIVE_DIR "/etc/lvm/archive"
@@ -44,9 +44,6 @@ struct scan {
 	char journal_err[128];
 };
 
-/* trace_names.c: a character of a qube name */
-bool trace_name_char(char c);
-
 /* trace_scan.c */
 char *scan_path(const struct scan *s, const char *path);     /* root + path, malloc'd */
 bool scan_recorded(const struct scan *s, const char *name);  /* a recorded named disposable */
@@ -71,5 +68,3 @@ void trace_record_save(struct scan *s, bool scrubbed);
 /* trace_scrub.c: unlinks the found files of targets that are still gone;
  * an exit code. */
 int trace_scrub_files(struct scan *s);
-/* --auto-scrub on|off: an exit code */
-int trace_auto_scrub_set(const char *v);

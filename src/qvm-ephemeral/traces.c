@@ -8,11 +8,14 @@
 #define _GNU_SOURCE
 #include "trace_scan.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "qubesd.h"
 #include "qvm.h"
+#include "record.h"
 
 /* --------------------------------------------------------------- output */
 
@@ -125,6 +128,49 @@ static void print_notes(const struct scan *s, bool scrubbed)
 }
 
 
+/* --auto-scrub: the dom0 feature the watch service follows */
+int trace_auto_scrub_get(void)
+{
+	struct qubesd_error err;
+	char *out = NULL;
+	int r = qubesd_call_err("admin.vm.feature.Get", "dom0", SCRUB_FEATURE, NULL, &out, &err);
+	if (r == -EREMOTEIO && !strcmp(err.type, "QubesFeatureNotFoundError"))
+		return 0;
+	if (r < 0) {
+		fprintf(stderr, "qvm-ephemeral: dom0: admin.vm.feature.Get+%s: %s: %s\n", SCRUB_FEATURE, err.type,
+			err.msg);
+		return r;
+	}
+	/* Qubes features are strings; "" and "0" are off as in qvm-features */
+	r = out[0] && strcmp(out, "0") != 0;
+	free(out);
+	return r;
+}
+
+static int auto_scrub_set(const char *v)
+{
+	struct qubesd_error err;
+	int r;
+	if (!strcmp(v, "on")) {
+		r = qubesd_call_err("admin.vm.feature.Set", "dom0", SCRUB_FEATURE, "1", NULL, &err);
+	} else {
+		r = qubesd_call_err("admin.vm.feature.Remove", "dom0", SCRUB_FEATURE, NULL, NULL, &err);
+		if (r == -EREMOTEIO && !strcmp(err.type, "QubesFeatureNotFoundError"))
+			r = 0;
+	}
+	if (r < 0) {
+		fprintf(stderr, "qvm-ephemeral: dom0: cannot set feature %s: %s: %s\n", SCRUB_FEATURE, err.type,
+			err.msg);
+		return EXIT_FAIL;
+	}
+	if (!qvm_quiet)
+		printf("automatic scrub %s: %s\n", v,
+		       !strcmp(v, "on") ? "qvm-ephemeral-watch removes a disposable's dom0 traces when qubesd "
+					  "deletes it (the service must be running)"
+					: "traces stay until `qvm-ephemeral traces --scrub`");
+	return EXIT_OK;
+}
+
 static int traces_run(struct scan *s, char *const *names, size_t nnames);
 
 
@@ -155,7 +201,7 @@ int cmd_traces(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--auto-scrub") && argc == 3 &&
 			   (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
 			free(names);
-			return trace_auto_scrub_set(argv[2]);
+			return auto_scrub_set(argv[2]);
 		} else if (!strcmp(argv[i], "--auto-scrub")) {
 			fprintf(stderr, "qvm-ephemeral: traces: --auto-scrub takes on or off, and no other argument\n");
 			free(names);

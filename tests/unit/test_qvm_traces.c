@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "traces.h"
+#include "trace_names.h"
 
 static void test_names(void **state)
 {
