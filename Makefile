@@ -133,10 +133,15 @@ $(B)/keyscan: $(call objs,host,tests/vm/keyscan.c src/lib/sha256.c)
 # Unit tests: each tests/unit/test_X.c is its own cmocka program, built with
 # ASan + UBSan and -DTEST_HOOKS=1, linked with the objects of the library,
 # the dom0 tool and the init's steps (compiled once for all of them).
+# A test may replace functions it calls with its own at link time (ld --wrap:
+# calls of SYM go to __wrap_SYM, __real_SYM is the original): one comment
+# line " * ld-wrap: SYM SYM..." in its source lists them (tests/unit/README.md).
+comma := ,
+unit_wraps = $(addprefix -Wl$(comma)--wrap=,$(shell sed -n 's/^ \* ld-wrap: //p' tests/unit/$(1).c))
 SAN_LIB_OBJ := $(call objs,san,$(LIB_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC))
-$(B)/tests/%: $(O)/san/tests/unit/%.o $(SAN_LIB_OBJ)
+$(B)/tests/%: $(O)/san/tests/unit/%.o $(SAN_LIB_OBJ) tests/unit/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lcmocka -pthread
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $(filter %.o,$^) $(call unit_wraps,$*) -lcmocka -pthread
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
@@ -193,9 +198,9 @@ demo: all test-bins
 # tests/dom0 run against a coverage build of the dom0 tool (build/cov/).
 COV_UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/cov/tests/%,$(UNIT_SRC))
 COV_LIB_OBJ := $(call objs,cov,$(LIB_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC))
-$(B)/cov/tests/%: $(O)/cov/tests/unit/%.o $(COV_LIB_OBJ)
+$(B)/cov/tests/%: $(O)/cov/tests/unit/%.o $(COV_LIB_OBJ) tests/unit/%.c
 	@mkdir -p $(@D)
-	$(CC) --coverage -o $@ $^ -lcmocka -pthread
+	$(CC) --coverage -o $@ $(filter %.o,$^) $(call unit_wraps,$*) -lcmocka -pthread
 $(B)/cov/qvm-ephemeral: $(call objs,cov,$(QVM_SRC) $(LIB_SRC))
 	@mkdir -p $(@D)
 	$(CC) --coverage -o $@ $^
