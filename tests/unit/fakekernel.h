@@ -77,7 +77,7 @@ struct fk_disk {
 static struct fk_disk fk_disks[8];
 static char fk_disk_log[512];    /* "ro:xvda ro:xvda3 probe:xvdc ..." */
 
-static void fk_log(char *log, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fk_log(char *log, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4), unused));
 static void fk_log(char *log, size_t len, const char *fmt, ...)
 {
 	size_t n = strlen(log);
@@ -97,7 +97,7 @@ static struct fk_disk *fk_disk(const char *name)
 	return NULL;
 }
 
-static void fk_add_disk(const char *name, unsigned maj, unsigned min, uint64_t bytes, bool writable)
+static __attribute__((unused)) void fk_add_disk(const char *name, unsigned maj, unsigned min, uint64_t bytes, bool writable)
 {
 	for (size_t i = 0; i < sizeof(fk_disks) / sizeof(fk_disks[0]); i++)
 		if (!fk_disks[i].name) {
@@ -387,7 +387,7 @@ int __wrap_swap_enable(const char *devpath)
 	return fk_swap_err;
 }
 
-static void fk_reset(void)
+static __attribute__((unused)) void fk_reset(void)
 {
 	memset(fk_disks, 0, sizeof(fk_disks));
 	memset(fk_dms, 0, sizeof(fk_dms));

@@ -34,7 +34,7 @@ static char fr_dir[512];
 static int fr_real_root = -1, fr_real_cwd = -1;
 static int fr_ok = -1;           /* -1 not tried, 0 cannot chroot here, 1 can */
 
-static void fr_write_id_map(const char *file, const char *text)
+static __attribute__((unused)) void fr_write_id_map(const char *file, const char *text)
 {
 	int fd = open(file, O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -124,7 +124,7 @@ static void fr_leave(void)
 }
 
 /* mkdir -p of path's parent folders (inside the fake root) */
-static void fr_mkdirs(const char *path)
+static __attribute__((unused)) void fr_mkdirs(const char *path)
 {
 	char p[512];
 	snprintf(p, sizeof(p), "%s", path);
@@ -136,7 +136,7 @@ static void fr_mkdirs(const char *path)
 		}
 }
 
-static void fr_write(const char *path, const char *text)
+static __attribute__((unused)) void fr_write(const char *path, const char *text)
 {
 	fr_mkdirs(path);
 	FILE *f = fopen(path, "w");
@@ -163,7 +163,7 @@ static const char *fr_read(const char *path)
 }
 
 /* stderr into a file of the fake root for the lines a step prints */
-static void fr_capture_stderr(void)
+static __attribute__((unused)) void fr_capture_stderr(void)
 {
 	fflush(stderr);
 	fr_saved_stderr = dup(2);
