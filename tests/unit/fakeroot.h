@@ -149,7 +149,7 @@ static __attribute__((unused)) void fr_write(const char *path, const char *text)
 }
 
 /* the whole file, or "" when missing (a static buffer: copy before the next call) */
-static const char *fr_read(const char *path)
+static __attribute__((unused)) const char *fr_read(const char *path)
 {
 	static char buf[16384];
 	buf[0] = 0;
@@ -172,7 +172,7 @@ static __attribute__((unused)) void fr_capture_stderr(void)
 	close(fd);
 }
 
-static const char *fr_stderr(void)
+static __attribute__((unused)) const char *fr_stderr(void)
 {
 	if (fr_saved_stderr >= 0) {
 		fflush(stderr);
