@@ -8,6 +8,7 @@
  *   modules      syscall(SYS_finit_module): the fake .ko's text names the
  *                module, which is logged and appears under /sys/module
  *   mount, umount2, swap_enable: recorded, never done
+ *   ioctl(BLKRRPART): counted, never done (other ioctls go to the kernel)
  *   fatal, fatal_errno: back to the test (CALLS_FATAL), never power off
  * Every other syscall() goes to the kernel (the keyring's add_key/keyctl,
  * on this process' own keyring). */
@@ -355,6 +356,25 @@ long __wrap_syscall(long n, ...)
 	return __real_syscall(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+/* ---- block ioctls: a partition table re-read succeeds; the rest go to
+ * the kernel (where a regular file refuses them) ---- */
+#include <linux/fs.h>
+static int fk_rrpart;        /* BLKRRPART calls */
+int __real_ioctl(int fd, unsigned long req, ...);
+int __wrap_ioctl(int fd, unsigned long req, ...);
+int __wrap_ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req == BLKRRPART) {
+		fk_rrpart++;
+		return 0;
+	}
+	return __real_ioctl(fd, req, arg);
+}
+
 /* ---- mounts, swap ---- */
 static char fk_mount_log[2048];
 static const char *fk_mount_fail;     /* a target whose mount fails */
@@ -398,5 +418,6 @@ static __attribute__((unused)) void fk_reset(void)
 	fk_mod_refused = NULL;
 	fk_mount_fail = NULL;
 	fk_swap_err = 0;
+	fk_rrpart = 0;
 	fk_dm_ctl = -1;   /* the steps close it themselves, or it is left to exit */
 }

@@ -4,7 +4,7 @@
  * origins are set read-only and the refusal when that does not stick, the
  * disk waits, module load order from modules.dep, the mounts the steps ask
  * for, and the in-VM hook mode from check to finish.
- * ld-wrap: fatal fatal_errno disk_probe disk_force_readonly wait_disk dm_open_control dm_create dm_load dm_resume dm_message dm_make_node dm_devno dm_list dm_query syscall mount umount2 swap_enable
+ * ld-wrap: fatal fatal_errno disk_probe disk_force_readonly wait_disk dm_open_control dm_create dm_load dm_resume dm_message dm_make_node dm_devno dm_list dm_query syscall mount umount2 swap_enable ioctl
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -4,7 +4,7 @@
  * the module loader replaced (fakekernel.h): which tables are loaded with
  * what, what stops the stack half-way, the udev records, /dev links and swap
  * unit mask, and what ephemeral-status concludes from tables and files.
- * ld-wrap: fatal fatal_errno disk_probe disk_force_readonly wait_disk dm_open_control dm_create dm_load dm_resume dm_message dm_make_node dm_devno dm_list dm_query syscall mount umount2 swap_enable
+ * ld-wrap: fatal fatal_errno disk_probe disk_force_readonly wait_disk dm_open_control dm_create dm_load dm_resume dm_message dm_make_node dm_devno dm_list dm_query syscall mount umount2 swap_enable ioctl
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -536,6 +536,117 @@ static void status_cannot_tell(void **state)
 	assert_non_null(strstr(fr_stderr(), "cannot list the device-mapper devices"));
 }
 
+/* ---- stock mode: what Qubes' own initramfs does ---- */
+
+static void stock_disks(bool root_writable)
+{
+	ctx_init("root=/dev/mapper/dmroot ro");
+	snprintf(c.kver, sizeof(c.kver), "6.1.0-test");
+	fr_write("/sys/class/block/xvda/xvda3/uevent", "PARTN=3\n");
+	fk_add_disk("xvda", 202, 0, 20ull << 30, root_writable);
+	fk_add_disk("xvda3", 202, 3, 19ull << 30, root_writable);
+	fk_add_disk("xvdc", 202, 32, 10ull << 30, true);
+	fk_add_disk("xvdc1", 202, 33, 1ull << 30, true);
+	fk_add_disk("xvdc2", 202, 34, 9ull << 30, true);
+	fr_write("/dev/xvdc", "");
+	fr_write("/dev/xvdc1", "");
+	fr_write("/lib/modules/6.1.0-test/modules.dep", "kernel/drivers/md/dm-snapshot.ko:\n");
+	fr_write("/lib/modules/6.1.0-test/kernel/drivers/md/dm-snapshot.ko", "dm_snapshot");
+	assert_int_equal(modules_init(&c), 0);
+}
+
+static void stock_snapshot(void **state)
+{
+	(void)state;
+	uint8_t mbr[512];
+	ENTER();
+	stock_disks(false);
+	fr_capture_stderr();
+	int r = stock_setup(&c);
+	assert_non_null(strstr(fr_stderr(), "COW setup"));
+	assert_int_equal(r, 0);
+	/* the volatile disk: [1 MiB gap][1 GiB swap][COW], re-read by the kernel */
+	int fd = open("/dev/xvdc", O_RDONLY);
+	assert_int_equal(read(fd, mbr, sizeof(mbr)), 512);
+	close(fd);
+	assert_int_equal(mbr[510], 0x55);
+	assert_int_equal(mbr[511], 0xAA);
+	assert_int_equal(mbr[446 + 4], 0x82);
+	assert_int_equal(mbr[462 + 4], 0x83);
+	assert_int_equal(fk_rrpart, 1);
+	/* the swap partition formatted (swapon is the template's) */
+	char magic[10];
+	fd = open("/dev/xvdc1", O_RDONLY);
+	assert_int_equal(pread(fd, magic, 10, sysconf(_SC_PAGESIZE) - 10), 10);
+	close(fd);
+	assert_memory_equal(magic, "SWAPSPACE2", 10);
+	assert_string_equal(fk_swap_log, "");
+	/* dmroot: a snapshot of the root partition on the COW partition */
+	assert_string_equal(fk_mod_log, "dm_snapshot");
+	assert_string_equal(fk_dm_find(DM_ROOT)->type, "snapshot");
+	assert_string_equal(fk_dm_find(DM_ROOT)->params, "202:3 202:34 N 16");
+	assert_int_equal(fk_dm_find(DM_ROOT)->sectors, (19ull << 30) / 512);
+	assert_string_equal(c.private_.name, "xvdb");
+	moddb_free(c.initrd_db);
+}
+
+static void stock_writable_root(void **state)
+{
+	(void)state;
+	char target[64];
+	ENTER();
+	stock_disks(true);
+	assert_int_equal(stock_setup(&c), 0);
+	ssize_t n = readlink("/dev/mapper/dmroot", target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = 0;
+	assert_string_equal(target, "../xvda3");
+	assert_null(fk_dm_find(DM_ROOT));
+	assert_int_equal(fk_rrpart, 1);
+	moddb_free(c.initrd_db);
+}
+
+static void stock_refusals(void **state)
+{
+	(void)state;
+	ENTER();
+	/* a volatile disk smaller than the stock 1 GiB swap */
+	stock_disks(false);
+	fk_disk("xvdc")->bytes = 512 << 20;
+	fr_capture_stderr();
+	assert_int_equal(stock_setup(&c), -ENOSPC);
+	assert_non_null(strstr(fr_stderr(), "smaller than 1 GiB swap"));
+	moddb_free(c.initrd_db);
+	/* no root disk, no volatile disk, no COW partition, no dm-snapshot */
+	static const char *const gone[] = { "xvda", "xvdc", "xvdc2" };
+	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		fk_reset();
+		stock_disks(false);
+		fk_disk(gone[i])->absent = true;
+		assert_true(stock_setup(&c) < 0);
+		assert_null(fk_dm_find(DM_ROOT));
+		moddb_free(c.initrd_db);
+	}
+	fk_reset();
+	stock_disks(false);
+	unlink("/lib/modules/6.1.0-test/modules.dep");
+	moddb_free(c.initrd_db);
+	assert_int_equal(modules_init(&c), 0);
+	assert_int_equal(stock_setup(&c), -ENOENT);
+	fk_reset();
+	stock_disks(false);
+	fk_dm_fail = "load:dmroot";
+	assert_int_equal(stock_setup(&c), -EINVAL);
+	moddb_free(c.initrd_db);
+	unlink("/dev/xvdc");
+	fk_reset();
+	stock_disks(true);
+	unlink("/dev/xvdc");
+	fr_mkdirs("/dev/xvdc/x");
+	assert_true(stock_setup(&c) < 0);
+	moddb_free(c.initrd_db);
+}
+
 /* ---- the key ---- */
 
 static void key_lifecycle(void **state)
@@ -573,6 +684,9 @@ int main(void)
 		cmocka_unit_test_teardown(status_tables_lie, cleanup),
 		cmocka_unit_test_teardown(status_cannot_tell, cleanup),
 		cmocka_unit_test_teardown(key_lifecycle, cleanup),
+		cmocka_unit_test_teardown(stock_snapshot, cleanup),
+		cmocka_unit_test_teardown(stock_writable_root, cleanup),
+		cmocka_unit_test_teardown(stock_refusals, cleanup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
