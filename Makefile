@@ -133,10 +133,15 @@ $(B)/keyscan: $(call objs,host,tests/vm/keyscan.c src/lib/sha256.c)
 # Unit tests: each tests/unit/test_X.c is its own cmocka program, built with
 # ASan + UBSan and -DTEST_HOOKS=1, linked with the objects of the library,
 # the dom0 tool and the init's steps (compiled once for all of them).
+# A test may replace functions it calls with its own at link time (ld --wrap:
+# calls of SYM go to __wrap_SYM, __real_SYM is the original): one comment
+# line " * ld-wrap: SYM SYM..." in its source lists them (tests/unit/README.md).
+comma := ,
+unit_wraps = $(addprefix -Wl$(comma)--wrap=,$(shell sed -n 's/^ \* ld-wrap: //p' tests/unit/$(1).c))
 SAN_LIB_OBJ := $(call objs,san,$(LIB_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC))
-$(B)/tests/%: $(O)/san/tests/unit/%.o $(SAN_LIB_OBJ)
+$(B)/tests/%: $(O)/san/tests/unit/%.o $(SAN_LIB_OBJ) tests/unit/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lcmocka -pthread
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $(filter %.o,$^) $(call unit_wraps,$*) -lcmocka -pthread
 
 # test_appender runs initramfs-append as built (B/initramfs-append): the two
 # users of the appender must write the same bytes
@@ -193,20 +198,27 @@ vm: all test-bins
 demo: all test-bins
 	@tests/vm/demo.sh
 
-# Line coverage of src/ (gcov): by the unit tests, and by the unit tests +
-# tests/dom0 run against a coverage build of the dom0 tool (build/cov/).
+# Line coverage of src/ (gcov): by the unit tests, and by the whole fast
+# tier: the unit tests + tests/dom0 against a coverage build of the dom0
+# tool + the host-runnable modes of a coverage build of the init (build/cov/).
+# `make check` prints both figures (tests/check.sh).
 COV_UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/cov/tests/%,$(UNIT_SRC))
 COV_LIB_OBJ := $(call objs,cov,$(LIB_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC))
-$(B)/cov/tests/%: $(O)/cov/tests/unit/%.o $(COV_LIB_OBJ)
+$(B)/cov/tests/%: $(O)/cov/tests/unit/%.o $(COV_LIB_OBJ) tests/unit/%.c
 	@mkdir -p $(@D)
-	$(CC) --coverage -o $@ $^ -lcmocka -pthread
+	$(CC) --coverage -o $@ $(filter %.o,$^) $(call unit_wraps,$*) -lcmocka -pthread
 $(B)/cov/qvm-ephemeral: $(call objs,cov,$(QVM_SRC) $(LIB_SRC))
 	@mkdir -p $(@D)
 	$(CC) --coverage -o $@ $^
-# the sources no test binary links (the init's main, initramfs-append):
+# the init built for the host (glibc, gcov): what of it runs outside a VM
+# (its refusal to run as a program, `status`, `--hook check`)
+$(B)/cov/ephemeral-init: $(call objs,cov,$(INIT_SRC) $(LIB_SRC))
+	@mkdir -p $(@D)
+	$(CC) --coverage -o $@ $^ -pthread
+# the sources no test binary links (initramfs-append):
 # compiled for their line counts, reported as not reached
-COV_ONLY_OBJ := $(call objs,cov,src/ephemeral-init/main.c $(APPEND_SRC))
-coverage: $(COV_UNIT_BIN) $(B)/cov/qvm-ephemeral $(COV_ONLY_OBJ)
+COV_ONLY_OBJ := $(call objs,cov,$(APPEND_SRC))
+coverage: $(COV_UNIT_BIN) $(B)/cov/qvm-ephemeral $(B)/cov/ephemeral-init $(COV_ONLY_OBJ)
 	@B=$(B) tests/coverage.sh $(COV_UNIT_BIN)
 
 # dom0 layout: the tool, its man page, completion and units, and the guest

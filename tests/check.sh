@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.." || exit 1
 # "N passed, N failed"): adding a tier is one word here.
 TIERS=(fast vm pkg bench)
 
-passed=0 failed=0
+passed=0 failed=0 COV_SUMMARY=
 count() { # OUTPUT: adds its last "N passed, N failed" line (none: one failure)
 	local line p f
 	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' <<<"$1" | tail -1)
@@ -64,6 +64,19 @@ tier_fast() {
 	for f in tests/dom0/*.sh; do [ -x "$f" ] && script "$f"; done
 	# the README's storage-stack picture against the committed tables
 	script tests/docs/stack.sh
+
+	# line coverage of src/ (gcov, build/obj/cov): by the unit tests and by
+	# this whole tier; the figures go into the summary. COVERAGE=0 skips it.
+	[ "${COVERAGE:-1}" = 0 ] && return
+	echo "== line coverage (make coverage)"
+	local c0=$SECONDS
+	out=$(make -s coverage 2>&1); rc=$?
+	grep -E '^coverage: .*(failed|said|ran|refused)' <<<"$out"
+	sed -n '/^== reached little/,$p' <<<"$out"
+	[ $rc -eq 0 ] || tail -20 <<<"$out"
+	COV_SUMMARY=$(grep -E '^coverage: (unit tests|whole fast tier) ' <<<"$out")
+	echo "coverage: measured in $((SECONDS - c0)) s"
+	one coverage $rc
 }
 
 tier_vm() {
@@ -117,5 +130,6 @@ for t in "${want[@]}"; do
 	echo "==== tier $t: $((passed - p0)) passed, $((failed - f0)) failed in $((SECONDS - s0)) s"
 done
 
+[ -n "${COV_SUMMARY:-}" ] && echo "$COV_SUMMARY"
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
