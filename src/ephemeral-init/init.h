@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "carry.h"
 #include "cmdline.h"
 #include "layout.h"
 #include "meminit.h"
@@ -26,8 +27,6 @@
 #define STATUS_TOOL RUN_DIR "/ephemeral-status"
 #define SYSROOT "/sysroot"
 #define MODULES_MNT "/.modules-disk"
-/* the stack's modules as the variant builder carries them (own modules.dep) */
-#define CARRIED_MODULES_DIR "/lib/qubes-ephemeral/modules"
 #define KEY_BYTES 64                       /* aes-xts with AES-256: 512 bits */
 #define KEY_DESC "qubes-ephemeral:volatile"
 
