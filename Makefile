@@ -138,6 +138,10 @@ $(B)/tests/%: $(O)/san/tests/unit/%.o $(SAN_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^ -lcmocka -pthread
 
+# test_appender runs initramfs-append as built (B/initramfs-append): the two
+# users of the appender must write the same bytes
+$(B)/tests/test_appender $(B)/cov/tests/test_appender: | $(B)/initramfs-append
+
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
 

@@ -1,11 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* initramfs-append: IN, zero padding to 512 bytes, then an uncompressed
- * newc cpio with our /init (and a few more files) -> OUT. A gzip'ed IN gets
- * an empty uncompressed cpio in front (the lead, see cpio.h).
- *
- * The kernel unpacks concatenated archives in order and later files replace
- * earlier ones, so the distribution's initramfs stays as it is and only
- * /init is ours. */
+/* initramfs-append: the command line of the appender (src/lib/appender.h):
+ * OUT = IN + our uncompressed cpio with /init, the version file and the
+ * --add files; written beside OUT and renamed over it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -15,7 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cpio.h"
+#include "appender.h"
+#include "fileio.h"
 #include "log.h"
 
 #define EXIT_OK 0
@@ -26,8 +23,7 @@
 #error "QE_VERSION is passed by the Makefile from the file `version`"
 #endif
 #define DEFAULT_VERSION "qubes-ephemeral " QE_VERSION
-#define VERSION_PATH "usr/lib/qubes-ephemeral/version"
-#define DIR_MODE 0755
+#define VERSION_PATH APPEND_VERSION_PATH
 
 struct add {
 	char src[4096];
@@ -150,162 +146,19 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-static int read_file(const char *path, char **data, size_t *len, mode_t *mode)
+/* A regular file's bytes and permissions (the --add default). */
+static int load_file(const char *path, char **data, size_t *len, unsigned *mode)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int r = 0;
+	int r = read_file_at(AT_FDCWD, path, 0, (size_t)1 << 30, data, len);
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-	} else if (!S_ISREG(st.st_mode)) {
-		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-	} else {
-		*len = (size_t)st.st_size;
-		*mode = st.st_mode;
-		*data = malloc(*len ? *len : 1);
-		if (!*data)
-			r = -ENOMEM;
-		for (size_t got = 0; r == 0 && got < *len;) {
-			ssize_t n = read(fd, *data + got, *len - got);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				r = n < 0 ? -errno : -EIO;  /* shrank while we read */
-				free(*data);
-				*data = NULL;
-				break;
-			}
-			got += (size_t)n;
-		}
+	if (r == 0 && stat(path, &st) < 0) {
+		r = neg_errno();
+		free(*data);
+		*data = NULL;
 	}
-	close(fd);
-	return r;
-}
-
-/* Every initramfs starts with a cpio or a compressed stream. */
-static bool looks_like_initramfs(const unsigned char *b, size_t n)
-{
-	static const struct { const char *magic; size_t len; } known[] = {
-		{ "070701", 6 }, { "070702", 6 },
-		{ "\x1f\x8b", 2 },                    /* gzip */
-		{ "\x28\xb5\x2f\xfd", 4 },            /* zstd */
-		{ "\xfd" "7zXZ\0", 6 },               /* xz */
-		{ "\x5d\x00", 2 },                    /* lzma */
-		{ "BZh", 3 },                         /* bzip2 */
-		{ "\x02\x21\x4c\x18", 4 },            /* lz4 legacy */
-		{ "\x04\x22\x4d\x18", 4 },            /* lz4 frame */
-	};
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (n >= known[i].len && memcmp(b, known[i].magic, known[i].len) == 0)
-			return true;
-	return false;
-}
-
-/* Adds DIR_MODE entries for every parent folder of path not yet written. */
-static int add_parents(struct cpio_writer *w, const char *path, char ***done, size_t *ndone)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *s = strchr(buf, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		bool seen = false;
-		for (size_t i = 0; i < *ndone && !seen; i++)
-			seen = strcmp((*done)[i], buf) == 0;
-		if (!seen) {
-			char **d = realloc(*done, (*ndone + 1) * sizeof(**done));
-			char *copy = strdup(buf);
-			if (d)
-				*done = d;
-			if (!d || !copy) {
-				free(copy);
-				return -ENOMEM;
-			}
-			(*done)[(*ndone)++] = copy;
-			int r = cpio_add_dir(w, buf, DIR_MODE);
-			if (r < 0)
-				return r;
-		}
-		*s = '/';
-	}
-	return 0;
-}
-
-struct entry {
-	const char *dest;
-	const char *data;
-	size_t len;
-	unsigned mode;
-};
-
-static int write_archive(FILE *f, const struct entry *e, size_t n)
-{
-	struct cpio_writer w;
-	char **dirs = NULL;
-	size_t ndirs = 0;
-	int r = 0;
-
-	cpio_init(&w, f);
-	/* folders first, so each file's parent exists when the kernel creates it */
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = add_parents(&w, e[i].dest, &dirs, &ndirs);
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = cpio_add_file(&w, e[i].dest, e[i].mode, e[i].data, e[i].len);
 	if (r == 0)
-		r = cpio_finish(&w);
-	for (size_t i = 0; i < ndirs; i++)
-		free(dirs[i]);
-	free(dirs);
-	return r;
-}
-
-/* Copies IN to f (behind the lead archive when IN is gzip'ed) and pads with
- * zeros to 512; checks the magic on the way. */
-static int copy_in(const char *in, FILE *f)
-{
-	static const char zeros[512];
-	unsigned char buf[65536];
-	uint64_t total = 0;
-	FILE *src = fopen(in, "rb");
-	size_t n;
-	int r = 0;
-
-	if (!src)
-		return log_errno(neg_errno(), "cannot read IN \"%s\"", in);
-	while ((n = fread(buf, 1, sizeof(buf), src)) > 0) {
-		if (total == 0 && !looks_like_initramfs(buf, n)) {
-			log_info("IN does not look like an initramfs "
-				 "(no cpio or known compression magic)");
-			r = -EINVAL;
-			break;
-		}
-		if (total == 0 && cpio_lead_needed(buf, n)) {
-			unsigned char lead[CPIO_LEAD_SIZE];   /* see cpio.h: Xen's gunzip */
-			cpio_lead(lead);
-			if (fwrite(lead, 1, sizeof(lead), f) != sizeof(lead)) {
-				r = log_errno(neg_errno(), "cannot write OUT");
-				break;
-			}
-		}
-		if (fwrite(buf, 1, n, f) != n) {
-			r = log_errno(neg_errno(), "cannot write OUT");
-			break;
-		}
-		total += n;
-	}
-	if (r == 0 && ferror(src))
-		r = log_errno(-EIO, "cannot read IN \"%s\"", in);
-	if (r == 0 && total == 0) {
-		log_info("IN \"%s\" is empty, not an initramfs", in);
-		r = -EINVAL;
-	}
-	fclose(src);
-	size_t padn = (size_t)((512 - total % 512) % 512);
-	if (r == 0 && padn && fwrite(zeros, 1, padn, f) != padn)
-		r = log_errno(neg_errno(), "cannot write OUT");
+		*mode = st.st_mode & 07777;
 	return r;
 }
 
@@ -322,27 +175,34 @@ static int fsync_dir(const char *dir)
 	return r;
 }
 
-/* Writes IN + archive into the open temp file; closes it. */
-static int write_tmp(const struct args *a, const struct entry *e, size_t n,
-		     int fd, const char *tmp)
+/* Writes IN + our archive into the open temp file; closes it. */
+static int write_tmp(const char *in, const struct append_payload *p, int fd, const char *tmp)
 {
 	struct stat st;
-	FILE *f = fdopen(fd, "wb");
-	int r;
+	uint64_t cpio_offset;
+	bool write_failed;
+	int r, infd = open(in, O_RDONLY | O_CLOEXEC);
 
-	if (!f) {
-		r = log_errno(neg_errno(), "cannot write \"%s\"", tmp);
+	if (infd < 0) {
+		r = log_errno(neg_errno(), "cannot read IN \"%s\"", in);
 		close(fd);
 		return r;
 	}
-	r = copy_in(a->in, f);
-	if (r == 0 && (r = write_archive(f, e, n)) < 0)
+	r = append_initramfs(infd, fd, p, &cpio_offset, &write_failed);
+	if (r == -ENODATA)
+		log_info("IN \"%s\" is empty, not an initramfs", in);
+	else if (r == -EMEDIUMTYPE)
+		log_info("IN does not look like an initramfs (no cpio or known compression magic)");
+	else if (r < 0 && write_failed)
 		log_errno(r, "cannot write \"%s\"", tmp);
+	else if (r < 0)
+		log_errno(r, "cannot read IN \"%s\"", in);
 	/* keep IN's permissions: an initramfs may hold secrets */
-	mode_t mode = stat(a->in, &st) == 0 ? (st.st_mode & 0777) : 0600;
-	if (r == 0 && (fflush(f) != 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0))
+	mode_t mode = fstat(infd, &st) == 0 ? (st.st_mode & 0777) : 0600;
+	close(infd);
+	if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
 		r = log_errno(neg_errno(), "cannot write \"%s\"", tmp);
-	if (fclose(f) != 0 && r == 0)
+	if (close(fd) != 0 && r == 0)
 		r = log_errno(neg_errno(), "cannot write \"%s\"", tmp);
 	return r;
 }
@@ -362,7 +222,7 @@ static void split_path(const char *path, char *dir, size_t dirsz, const char **b
 }
 
 /* Writes a temp file beside OUT, then renames it over OUT: never a half file. */
-static int write_out(const struct args *a, const struct entry *e, size_t n)
+static int write_out(const struct args *a, const struct append_payload *p)
 {
 	char dir[4096], tmp[4096];
 	const char *base;
@@ -375,7 +235,7 @@ static int write_out(const struct args *a, const struct entry *e, size_t n)
 	int fd = mkstemp(tmp);
 	if (fd < 0)
 		return log_errno(neg_errno(), "cannot create a temporary file in \"%s\"", dir);
-	r = write_tmp(a, e, n, fd, tmp);
+	r = write_tmp(a->in, p, fd, tmp);
 	if (r == 0 && rename(tmp, a->out) < 0)
 		r = log_errno(neg_errno(), "cannot rename \"%s\" to \"%s\"", tmp, a->out);
 	if (r < 0) {
@@ -387,23 +247,24 @@ static int write_out(const struct args *a, const struct entry *e, size_t n)
 	return r;
 }
 
-/* Loads every file the archive will hold: init, version, the --add ones. */
-static int load_entries(const struct args *a, struct entry *e, char **bufs, char *version)
+/* Loads every file the archive will hold: init and the --add ones. */
+static int load_payload(const struct args *a, struct append_payload *p, struct append_file *extra,
+			char **bufs)
 {
 	size_t len;
-	mode_t mode;
+	unsigned mode = 0;
 	int r;
 
-	if ((r = read_file(a->init, &bufs[0], &len, &mode)) < 0)
+	if ((r = load_file(a->init, &bufs[0], &len, &mode)) < 0)
 		return log_errno(r, "cannot read init FILE \"%s\"", a->init);
-	e[0] = (struct entry){ "init", bufs[0], len, 0755 };
-	e[1] = (struct entry){ VERSION_PATH, version, strlen(version), 0644 };
+	*p = (struct append_payload){ .init = bufs[0], .init_len = len, .version = a->version,
+				      .extra = extra, .nextra = a->nadds };
 	for (size_t i = 0; i < a->nadds; i++) {
 		const struct add *ad = &a->adds[i];
-		if ((r = read_file(ad->src, &bufs[i + 1], &len, &mode)) < 0)
+		if ((r = load_file(ad->src, &bufs[i + 1], &len, &mode)) < 0)
 			return log_errno(r, "cannot read --add SRC \"%s\"", ad->src);
-		unsigned m = ad->mode >= 0 ? (unsigned)ad->mode : (unsigned)(mode & 07777);
-		e[i + 2] = (struct entry){ ad->dest, bufs[i + 1], len, m };
+		unsigned m = ad->mode >= 0 ? (unsigned)ad->mode : mode;
+		extra[i] = (struct append_file){ ad->dest, bufs[i + 1], len, m };
 	}
 	return 0;
 }
@@ -411,6 +272,7 @@ static int load_entries(const struct args *a, struct entry *e, char **bufs, char
 int main(int argc, char **argv)
 {
 	struct args a = { 0 };
+	struct append_payload p;
 	int r;
 
 	log_prog = "initramfs-append";
@@ -419,23 +281,19 @@ int main(int argc, char **argv)
 		free(a.adds);
 		return EXIT_USAGE;
 	}
-	size_t n = a.nadds + 2;
-	struct entry *e = calloc(n, sizeof(*e));
+	struct append_file *extra = calloc(a.nadds + 1, sizeof(*extra));
 	char **bufs = calloc(a.nadds + 1, sizeof(*bufs));
-	char *version = malloc(strlen(a.version) + 2);
-	if (!e || !bufs || !version) {
+	if (!extra || !bufs) {
 		r = log_errno(-ENOMEM, "out of memory");
 	} else {
-		sprintf(version, "%s\n", a.version);
-		r = load_entries(&a, e, bufs, version);
+		r = load_payload(&a, &p, extra, bufs);
 		if (r == 0)
-			r = write_out(&a, e, n);
+			r = write_out(&a, &p);
 	}
 	for (size_t i = 0; bufs && i < a.nadds + 1; i++)
 		free(bufs[i]);
 	free(bufs);
-	free(e);
-	free(version);
+	free(extra);
 	free(a.adds);
 	return r < 0 ? EXIT_ERROR : EXIT_OK;
 }

@@ -18,13 +18,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "appender.h"   /* enum ird_comp, APPEND_VERSION_PATH */
+
 #ifndef QE_VERSION
 #error "QE_VERSION is passed by the Makefile from the file `version`"
 #endif
 #define KERNEL_TOOL_VERSION QE_VERSION
 #define KERNEL_INIT_DEFAULT "/usr/lib/qubes-ephemeral/ephemeral-init"
 #define KERNEL_MANIFEST ".qubes-ephemeral-source"
-#define KERNEL_VERSION_PATH "usr/lib/qubes-ephemeral/version"
 #define KERNEL_SUFFIX "-ephemeral"
 /* exit code of `kernel sync` when an original folder is still being
  * written (package install in progress): the service retries later */
@@ -85,8 +86,6 @@ int manifest_parse(const char *text, struct manifest *m);     /* -EBADMSG */
 
 /* --- pure parsers (kernel_scan.c) --- */
 
-enum ird_comp { IRD_NONE, IRD_GZIP, IRD_ZSTD, IRD_XZ, IRD_LZMA, IRD_BZIP2, IRD_LZ4, IRD_LZO };
-const char *ird_comp_name(enum ird_comp c);
 
 struct ird_scan {
 	size_t ncpio;           /* uncompressed cpio archives walked (early microcode, ...) */
@@ -167,6 +166,11 @@ int variant_check(const struct kctx *c, const char *variant, struct vcheck *v);
 /* Makes KERNELS_DIR/VER-ephemeral from VER (replacing what is there) and
  * puts it in place atomically. ctx must be locked and have its init. */
 int variant_build(struct kctx *c, const char *ver);
+
+/* Writes dirfd/initramfs (new, mode) = the appender's output (appender.h)
+ * for srcfd with c's init and version; *cpio_offset = where our archive
+ * starts. Negative errno as append_initramfs. */
+int variant_write_initramfs(const struct kctx *c, int srcfd, int dirfd, mode_t mode, uint64_t *cpio_offset);
 
 /* Rewrites only the manifest of a current variant (stat data refreshed). */
 int variant_refresh_manifest(struct kctx *c, const char *variant, struct manifest *m);

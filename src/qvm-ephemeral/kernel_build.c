@@ -31,7 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cpio.h"
+#include "appender.h"
 #include "kernel.h"
 #include "log.h"
 #include "qvm.h"
@@ -166,57 +166,18 @@ static int check_modules_img(struct build *b, int fd)
 
 /* --- the patched initramfs --- */
 
-/* Our cpio: the folders of the version file, /init, the version file. */
-static int our_cpio(const struct kctx *c, char **buf, size_t *len)
+int variant_write_initramfs(const struct kctx *c, int srcfd, int dirfd, mode_t mode, uint64_t *cpio_offset)
 {
-	static const char *dirs[] = { "usr", "usr/lib", "usr/lib/qubes-ephemeral" };
-	struct cpio_writer w;
-	char version[sizeof(c->version) + 1];
-	FILE *f = open_memstream(buf, len);
-	int r = 0;
+	const struct append_payload p = { .init = c->init, .init_len = c->init_len, .version = c->version };
+	bool write_failed;
+	int r, fd = openat(dirfd, "initramfs", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 
-	if (!f)
+	if (fd < 0)
 		return -errno;
-	snprintf(version, sizeof(version), "%s\n", c->version);
-	cpio_init(&w, f);
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		r = cpio_add_dir(&w, dirs[i], 0755);
-	r = cpio_add_file(&w, "init", 0755, c->init, c->init_len);
-	r = cpio_add_file(&w, KERNEL_VERSION_PATH, 0644, version, strlen(version));
-	r = cpio_finish(&w);       /* errors stick: this one says if any failed */
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	if (r < 0) {
-		free(*buf);
-		*buf = NULL;
-	}
-	return r;
-}
-
-/* tmp/initramfs = the lead archive when the original is gzip'ed (see
- * cpio.h: Xen's gunzip), then the original's bytes. */
-static int copy_original(int srcfd, int dirfd, mode_t mode)
-{
-	unsigned char buf[65536];
-	off_t off = 0;
-	ssize_t n = pread(srcfd, buf, 2, 0);
-	int r = 0, fd;
-
-	if (n < 0)
-		return -errno;
-	if (!cpio_lead_needed(buf, (size_t)n))
-		return kio_copy(srcfd, dirfd, "initramfs", mode);
-	if ((fd = openat(dirfd, "initramfs", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)) < 0)
-		return -errno;
-	cpio_lead(buf);
-	r = kio_write_all(fd, buf, CPIO_LEAD_SIZE);
-	while (r == 0 && (n = pread(srcfd, buf, sizeof(buf), off)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			r = -errno;
-		else if ((r = kio_write_all(fd, buf, (size_t)n)) == 0)
-			off += n;
+	r = append_copy_in(srcfd, fd, cpio_offset, &write_failed);
+	if (r == 0) {
+		kio_test_kill("append");
+		r = append_write_cpio(fd, &p);
 	}
 	if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
 		r = -errno;
@@ -224,39 +185,14 @@ static int copy_original(int srcfd, int dirfd, mode_t mode)
 	return r;
 }
 
-/* tmp/initramfs = [lead], original bytes, zeros to 512, our cpio. */
 static int write_initramfs(struct build *b, int srcfd, mode_t mode, uint64_t *cpio_offset)
 {
-	static const char zeros[512];
-	struct stat st;
-	char *cpio = NULL;
-	size_t cpio_len;
-	int r, fd;
+	int r = variant_write_initramfs(b->c, srcfd, b->tmpfd, mode, cpio_offset);
 
-	if ((r = copy_original(srcfd, b->tmpfd, mode)) < 0)
-		return log_errno(r, "cannot copy %s/initramfs", b->ver);
-	if ((fd = openat(b->tmpfd, "initramfs", O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
-		return log_errno(-errno, "cannot open the new initramfs");
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	size_t pad = (size_t)((512 - (uint64_t)st.st_size % 512) % 512);
-	*cpio_offset = (uint64_t)st.st_size + pad;
-	if ((r = kio_write_all(fd, zeros, pad)) < 0)
-		goto out;
-	kio_test_kill("append");
-	if ((r = our_cpio(b->c, &cpio, &cpio_len)) < 0)
-		goto out;
-	if ((r = kio_write_all(fd, cpio, cpio_len)) < 0)
-		goto out;
-	if (fsync(fd) < 0)
-		r = -errno;
-out:
-	if (r < 0)
+	if (r == -EMEDIUMTYPE || r == -ENODATA)
+		log_info("%s/%s/initramfs is not an initramfs (changed since it was checked?)", b->c->dir, b->ver);
+	else if (r < 0)
 		log_errno(r, "cannot write the new initramfs of %s", b->variant);
-	free(cpio);
-	close(fd);
 	return r;
 }
 

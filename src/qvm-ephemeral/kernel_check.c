@@ -58,7 +58,7 @@ static int read_our_cpio(int vfd, struct vcheck *v)
 		return judge(v, VS_BROKEN, "cannot read initramfs: %s", strerror(errno));
 	const unsigned char *a = p + v->m.cpio_offset, *data;
 	size_t alen = (size_t)st.st_size - v->m.cpio_offset, dlen;
-	r = newc_find(a, alen, KERNEL_VERSION_PATH, &data, &dlen);
+	r = newc_find(a, alen, APPEND_VERSION_PATH, &data, &dlen);
 	if (r == 0) {
 		size_t l = dlen;
 		while (l && (data[l - 1] == '\n' || data[l - 1] == '\0'))

@@ -14,27 +14,6 @@
 #define NEWC_HDR sizeof(struct cpio_newc_header)
 #define TRAILER "TRAILER!!!"
 
-static const struct {
-	enum ird_comp comp;
-	const char *magic;
-	size_t len;
-} magics[] = {
-	{ IRD_GZIP, "\x1f\x8b", 2 },
-	{ IRD_GZIP, "\x1f\x9e", 2 },            /* old gzip, the kernel takes it */
-	{ IRD_ZSTD, "\x28\xb5\x2f\xfd", 4 },
-	{ IRD_XZ, "\xfd" "7zXZ\0", 6 },
-	{ IRD_LZMA, "\x5d\x00\x00", 3 },
-	{ IRD_BZIP2, "BZh", 3 },
-	{ IRD_LZ4, "\x02\x21\x4c\x18", 4 },     /* legacy frame, what the kernel reads */
-	{ IRD_LZO, "\x89LZO\0", 5 },
-};
-
-const char *ird_comp_name(enum ird_comp c)
-{
-	static const char *names[] = { "uncompressed", "gzip", "zstd", "xz", "lzma", "bzip2", "lz4", "lzo" };
-	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
-}
-
 static int why_set(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int why_set(char *why, size_t n, const char *fmt, ...)
 {
@@ -131,12 +110,9 @@ int initramfs_scan(const unsigned char *b, size_t len, struct ird_scan *s, char 
 			s->ncpio++;
 			continue;
 		}
-		for (size_t i = 0; i < sizeof(magics) / sizeof(magics[0]); i++) {
-			if (len - off >= magics[i].len && !memcmp(b + off, magics[i].magic, magics[i].len)) {
-				s->comp = magics[i].comp;
-				s->comp_offset = off;
-				return 0;
-			}
+		if ((s->comp = ird_comp_magic(b + off, len - off)) != IRD_NONE) {
+			s->comp_offset = off;
+			return 0;
 		}
 		return why_set(why, whylen, "no cpio archive nor known compression (gzip, zstd, xz, lzma, bzip2, lz4, lzo) "
 			       "at offset %" PRIu64 " (bytes %02x %02x)", off, b[off], off + 1 < len ? b[off + 1] : 0);

@@ -37,7 +37,7 @@ static void found_within(const unsigned char *b, size_t len, const unsigned char
 
 static void as_initramfs(const unsigned char *b, size_t len)
 {
-	static const char *const names[] = { KERNEL_VERSION_PATH, "init", "TRAILER!!!", "" };
+	static const char *const names[] = { APPEND_VERSION_PATH, "init", "TRAILER!!!", "" };
 	struct ird_scan s;
 	char why[256];
 

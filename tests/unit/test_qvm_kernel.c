@@ -25,7 +25,7 @@ static unsigned char *archive(size_t *len)
 	cpio_init(&w, f);
 	cpio_add_dir(&w, "usr", 0755);
 	cpio_add_file(&w, "init", 0755, "\x7f" "ELF...", 7);
-	cpio_add_file(&w, KERNEL_VERSION_PATH, 0644, "v1\n", 3);
+	cpio_add_file(&w, APPEND_VERSION_PATH, 0644, "v1\n", 3);
 	assert_int_equal(cpio_finish(&w), 0);
 	fclose(f);
 	*len = n;
@@ -101,7 +101,7 @@ static void find_in_newc(void **state)
 	const unsigned char *d;
 	unsigned char *a = archive(&n);
 
-	assert_int_equal(newc_find(a, n, KERNEL_VERSION_PATH, &d, &dl), 0);
+	assert_int_equal(newc_find(a, n, APPEND_VERSION_PATH, &d, &dl), 0);
 	assert_int_equal(dl, 3);
 	assert_memory_equal(d, "v1\n", 3);
 	assert_int_equal(newc_find(a, n, "init", &d, &dl), 0);
