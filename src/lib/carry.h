@@ -9,8 +9,13 @@
 
 #include "moddep.h"
 
-/* where the carried modules and their modules.dep are, in the initramfs */
-#define CARRIED_MODULES_DIR "/lib/qubes-ephemeral/modules"
+/* where the carried modules and their modules.dep are, in the initramfs:
+ * under usr/lib, a real folder in every initramfs. Not under lib/: on a
+ * merged-/usr initramfs lib is a symlink, and a later archive's folder
+ * entry "lib" makes the kernel's unpacker replace it with an empty folder,
+ * taking /lib/modules away. */
+#define CARRIED_MODULES_REL "usr/lib/qubes-ephemeral/modules"
+#define CARRIED_MODULES_DIR "/" CARRIED_MODULES_REL
 #define CARRY_MAX 64
 
 /* The module files to carry, as modules.dep names them (relative paths,
