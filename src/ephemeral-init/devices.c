@@ -125,9 +125,11 @@ int find_root_partition(const char *sysroot, const char *disk, char *out, size_t
 	return 0;
 }
 
-static int read_sysfs_u64(const char *name, const char *attr, uint64_t *v)
+int block_sysfs_u64(const char *name, const char *attr, uint64_t *v)
 {
 	char path[256];
+	if (!*name || strchr(name, '/') || strchr(attr, '/'))
+		return -EINVAL;
 	snprintf(path, sizeof(path), "/sys/class/block/%s/%s", name, attr);
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -166,7 +168,7 @@ int disk_probe(struct disk *d, const char *name)
 	/* The kernel's view of the disk as dom0 attached it (BLKROGET also
 	 * reports our own BLKROSET, so look before setting it). */
 	uint64_t sys_ro = 0;
-	if (read_sysfs_u64(name, "ro", &sys_ro) < 0)
+	if (block_sysfs_u64(name, "ro", &sys_ro) < 0)
 		sys_ro = (uint64_t)ro;
 	d->was_writable = !sys_ro && !ro;
 	return 0;

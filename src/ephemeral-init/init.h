@@ -131,6 +131,10 @@ int wait_disk(struct ctx *c, const char *name, unsigned timeout_s, bool required
 /* sysroot: NULL at boot, a fake sysfs root in tests */
 int find_root_partition(const char *sysroot, const char *disk, char *out, size_t outlen);
 int disk_probe(struct disk *d, const char *name);
+/* One number from /sys/class/block/NAME/ATTR (e.g. "ro", "size"): 0, or
+ * -errno when it cannot be read, -EINVAL when it is not a number or NAME /
+ * ATTR hold a '/'. */
+int block_sysfs_u64(const char *name, const char *attr, uint64_t *v);
 int disk_force_readonly(struct disk *d);
 int read_head(const char *devname, uint8_t *buf, size_t len);
 void devname_of(dev_t dev, char *buf, size_t len);   /* "MAJ:MIN" */

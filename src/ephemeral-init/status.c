@@ -56,18 +56,8 @@ static void read_state(struct state *st)
  * BLKROSET too: /dev/PRIVATE itself names the encrypted copy in the VM. */
 static int is_readonly(const char *name)
 {
-	char path[128];
-	int ro = -1;
-	if (!*name || strchr(name, '/'))
-		return -1;
-	snprintf(path, sizeof(path), "/sys/class/block/%s/ro", name);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &ro) != 1)
-		ro = -1;
-	fclose(f);
-	return ro < 0 ? -1 : ro != 0;
+	uint64_t ro;
+	return block_sysfs_u64(name, "ro", &ro) < 0 ? -1 : ro != 0;
 }
 
 /* the root partition and its whole disk: both must be read-only */

@@ -124,11 +124,9 @@ int append_copy_in(int infd, int outfd, uint64_t *cpio_offset, bool *write_faile
 
 	*write_failed = false;
 	for (;;) {
-		ssize_t n = pread(infd, buf, sizeof(buf), (off_t)in);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = pread_full(infd, buf, sizeof(buf), (off_t)in);
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		if (n == 0)
 			break;
 		if (in == 0) {

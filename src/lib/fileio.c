@@ -8,11 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-ssize_t read_full(int fd, void *buf, size_t len)
+static ssize_t read_loop(int fd, void *buf, size_t len, off_t off, int positional)
 {
 	size_t got = 0;
 	while (got < len) {
-		ssize_t n = read(fd, (char *)buf + got, len - got);
+		ssize_t n = positional ? pread(fd, (char *)buf + got, len - got, off + (off_t)got)
+				       : read(fd, (char *)buf + got, len - got);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -23,6 +24,16 @@ ssize_t read_full(int fd, void *buf, size_t len)
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
+}
+
+ssize_t read_full(int fd, void *buf, size_t len)
+{
+	return read_loop(fd, buf, len, 0, 0);
+}
+
+ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	return read_loop(fd, buf, len, off, 1);
 }
 
 static int write_loop(int fd, const void *buf, size_t len, off_t off, int positional)

@@ -8,6 +8,8 @@
 /* Reads up to len bytes, stopping early only at end of file. Returns the
  * number read, or a negative errno. */
 ssize_t read_full(int fd, void *buf, size_t len);
+/* The same at offset off (pread): the file position is not used. */
+ssize_t pread_full(int fd, void *buf, size_t len, off_t off);
 /* Writes all len bytes (at offset off with pwrite_full). 0 or a negative
  * errno; a write that makes no progress is -EIO. */
 int write_full(int fd, const void *buf, size_t len);

@@ -351,10 +351,8 @@ static int disable_refusal(struct qube *q, bool exact, char *why, size_t n)
 	const char *kernel = NULL;
 	if (exact && !q->rec.kernel.was_default)
 		kernel = q->rec.kernel.value;
-	else if (!exact && kernel_is_variant(q->kernel.value)) {
-		snprintf(base, sizeof(base), "%.*s", (int)(strlen(q->kernel.value) - strlen(VARIANT_SUFFIX)), q->kernel.value);
+	else if (!exact && kernel_variant_base(q->kernel.value, base, sizeof(base)))
 		kernel = base;
-	}
 	if (kernel && kernel[0] && strcmp(kernel, q->kernel.value) && !kernel_pool_has(kernel))
 		return snprintf(why, n, "the kernel to restore, %.64s, is not installed (not in the linux-kernel pool); "
 				"install it, or set another kernel with qvm-prefs first", kernel), 1;
@@ -379,10 +377,8 @@ static int disable_writes(struct qube *q, struct undo *u, bool force)
 		if ((r = restore_vol(q, u, "root", "rw", q->root.rw, 1)) < 0 ||
 		    (r = restore_vol(q, u, "private", "rw", q->private.rw, 1)) < 0)
 			return r;
-		if (kernel_is_variant(q->kernel.value)) {
-			char base[PROP_MAX];
-			snprintf(base, sizeof(base), "%.*s", (int)(strlen(q->kernel.value) - strlen(VARIANT_SUFFIX)),
-				 q->kernel.value);
+		char base[PROP_MAX];
+		if (kernel_variant_base(q->kernel.value, base, sizeof(base))) {
 			if ((r = write_prop(q, u, "kernel", base)) < 0)
 				return r;
 		}

@@ -11,13 +11,10 @@
 #include "qubesd.h"
 #include "qvm.h"
 
-#if __has_include("kernel.h")
 #include "kernel.h"
-#endif
-/* kernel.c (issue 4) provides it; a build without it still runs when the
- * variant already exists. */
-int kernel_variant_ensure(const char *kernels_dir, const char *ver, char *variant_name, size_t len)
-	__attribute__((weak));
+
+/* -v / -q (qvm_common_opt and main) */
+int qvm_verbose, qvm_quiet;
 
 const char *kernels_dir(void)
 {
@@ -81,7 +78,7 @@ void observe(const struct qube *q, struct observed *o)
 	o->root_rw = q->root.present ? q->root.rw : true;
 	o->private_rw = q->private.present ? q->private.rw : true;
 	o->volatile_ephemeral = q->volatile_.present && q->volatile_.ephemeral;
-	o->kernel_variant = kernel_is_variant(q->kernel.value);
+	o->kernel_variant = kernel_variant_base(q->kernel.value, NULL, 0);
 	o->kernel_missing = o->kernel_variant && !kernel_pool_has(q->kernel.value);
 	o->flag = kopts_has_flag(q->kernelopts.value);
 }
@@ -94,10 +91,8 @@ static size_t nensured;
 static int ensure_variant(const char *base, char *variant, size_t n)
 {
 	char want[PROP_MAX];
-	struct stat st;
-	char path[4096];
 
-	if (kernel_variant_of(base, want, sizeof(want)) < 0) {
+	if (kernel_variant_name(base, want, sizeof(want)) < 0) {
 		fprintf(stderr, "qvm-ephemeral: invalid kernel name %s\n", base);
 		return -EINVAL;
 	}
@@ -107,26 +102,17 @@ static int ensure_variant(const char *base, char *variant, size_t n)
 	if (qubesd_via_qrexec()) {
 		if (!kernel_pool_has(want)) {
 			fprintf(stderr, "qvm-ephemeral: kernel variant %s is not in dom0's linux-kernel pool; "
-				"run `qvm-ephemeral kernel add %.*s` in dom0\n", want,
-				(int)(strlen(want) - strlen(VARIANT_SUFFIX)), want);
+				"run `qvm-ephemeral kernel add %s` in dom0\n", want,
+				base);
 			return -ENOENT;
 		}
-	} else if (kernel_variant_ensure) {
-		char ver[PROP_MAX];
-		snprintf(ver, sizeof(ver), "%.*s", (int)(strlen(want) - strlen(VARIANT_SUFFIX)), want);
-		int r = kernel_variant_ensure(kernels_dir(), ver, want, sizeof(want));
+	} else {
+		int r = kernel_variant_ensure(kernels_dir(), base, want, sizeof(want));
 		if (r < 0) {
-			fprintf(stderr, "qvm-ephemeral: cannot make the kernel variant of %s in %s\n", ver, kernels_dir());
+			fprintf(stderr, "qvm-ephemeral: cannot make the kernel variant of %s in %s\n", base, kernels_dir());
 			return r;
 		}
 		kernel_pool_forget();
-	} else {
-		snprintf(path, sizeof(path), "%s/%s/vmlinuz", kernels_dir(), want);
-		if (stat(path, &st) < 0) {
-			fprintf(stderr, "qvm-ephemeral: kernel variant %s does not exist (%s) and this build cannot make it "
-				"(no `kernel` command linked in)\n", want, path);
-			return -ENOENT;
-		}
 	}
 	if (nensured < sizeof(ensured) / sizeof(ensured[0]))
 		snprintf(ensured[nensured++], PROP_MAX, "%s", want);
@@ -150,7 +136,7 @@ static int default_kernel_of(const struct qube *q, char *out, size_t n)
 int kernel_base_wanted(const struct qube *q, const struct record *rec, char *base, size_t n)
 {
 	const char *cur = q->kernel.value;
-	bool usable = kernel_is_variant(cur) && kernel_pool_has(cur);
+	bool usable = kernel_variant_base(cur, NULL, 0) && kernel_pool_has(cur);
 	base[0] = 0;
 	if (rec && rec->kernel.was_default && usable) {
 		/* follows the default: a newer default kernel makes this variant stale */
@@ -158,14 +144,21 @@ int kernel_base_wanted(const struct qube *q, const struct record *rec, char *bas
 		int r = default_kernel_of(q, def, sizeof(def));
 		if (r < 0)
 			return r;
-		if (def[0] && kernel_variant_of(def, v, sizeof(v)) == 0 && strcmp(v, cur))
-			snprintf(base, n, "%s", def);
+		if (def[0] && !kernel_variant_base(def, v, sizeof(v)))
+			snprintf(v, sizeof(v), "%s", def);
+		/* v: the default's base kernel */
+		char want[PROP_MAX];
+		if (v[0] && kernel_variant_name(v, want, sizeof(want)) == 0 && strcmp(want, cur))
+			snprintf(base, n, "%s", v);
 		return 0;
 	}
 	if (usable)
 		return 0;
-	/* not a variant, or a variant that is gone: follow the kernel named now */
-	snprintf(base, n, "%s", cur[0] ? cur : rec ? rec->kernel.value : "");
+	/* not a variant, or a variant that is gone: follow the kernel named now
+	 * (a variant's base) */
+	const char *named = cur[0] ? cur : rec ? rec->kernel.value : "";
+	if (!kernel_variant_base(named, base, n))
+		snprintf(base, n, "%s", named);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* qvm-ephemeral kernel add|sync|list: ephemeral variants of dom0 kernels
- * (see kernel.h for what a variant holds, kernel_build.c for how it is put
+ * (see kernel.h for what a variant holds, kernel_build.c and kernel_swap.c for how it is put
  * in place atomically). */
 #define _GNU_SOURCE
 #include <dirent.h>

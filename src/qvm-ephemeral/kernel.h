@@ -9,9 +9,10 @@
  *                through the stubdomain) is the initramfs above
  *   .qubes-ephemeral-source  the manifest: what it was made from (below)
  *
- * Files: kernel.c (commands), kernel_build.c (making one variant),
- * kernel_check.c (is a variant current?), kernel_io.c (file and process
- * helpers), kernel_scan.c (pure parsers, unit tested). */
+ * Files: kernel.c (commands), kernel_build.c (making one variant, with
+ * kernel_origin.c, kernel_initramfs.c, kernel_modimg.c, kernel_manifest.c,
+ * kernel_swap.c), kernel_check.c (is a variant current?), kernel_io.c (file
+ * and process helpers), kernel_scan.c (pure parsers, unit tested). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <sys/types.h>
 
 #include "appender.h"   /* enum ird_comp, APPEND_VERSION_PATH */
+#include "record.h"     /* VARIANT_SUFFIX, kernel_variant_name */
 
 #ifndef QE_VERSION
 #error "QE_VERSION is passed by the Makefile from the file `version`"
@@ -26,7 +28,6 @@
 #define KERNEL_TOOL_VERSION QE_VERSION
 #define KERNEL_INIT_DEFAULT "/usr/lib/qubes-ephemeral/ephemeral-init"
 #define KERNEL_MANIFEST ".qubes-ephemeral-source"
-#define KERNEL_SUFFIX "-ephemeral"
 /* exit code of `kernel sync` when an original folder is still being
  * written (package install in progress): the service retries later */
 #define KERNEL_EXIT_RETRY 75
@@ -108,11 +109,6 @@ int newc_find(const unsigned char *b, size_t len, const char *name, const unsign
  * ext2/3/4 superblock magic. */
 bool ext_magic_ok(const unsigned char *b, size_t len);
 
-/* "VER" -> "VER-ephemeral"; -EINVAL for names that cannot be a kernel
- * folder (empty, '/', leading '.', a variant already), -ENAMETOOLONG. */
-int kernel_variant_name(const char *ver, char *out, size_t n);
-/* true for "X-ephemeral" with X non-empty; *base = X (n bytes at most). */
-bool kernel_variant_base(const char *name, char *base, size_t n);
 
 void sha_hex(const uint8_t d[32], char out[65]);
 
@@ -125,19 +121,22 @@ int kio_copy(int srcfd, int dstdirfd, const char *dst, mode_t mode);
 /* sha256 of a whole open file (read from offset 0). */
 int kio_sha256_fd(int fd, char out[65]);
 int kio_fsync_at(int dirfd, const char *name);
-int kio_write_all(int fd, const void *b, size_t n);
 /* rm -r name under dirfd (files and folders only, no symlink following). */
 int kio_rm_rf(int dirfd, const char *name);
 /* Full path of a tool: override when not NULL or empty (a test hook), else
  * PATH, /usr/sbin, /sbin. */
 int kio_find_tool(const char *name, const char *override, char *out, size_t n);
-/* Runs argv (argv[0] a full path) in cwd dirfd with stdin stdin_fd (-1:
- * /dev/null), LC_ALL=C; its stdout+stderr go to *output (malloc'd, may be
+/* Runs argv (argv[0] a full path) in cwd dirfd with input (NULL: none) on
+ * its stdin, LC_ALL=C; its stdout+stderr go to *output (malloc'd, may be
  * NULL). Returns the exit status (>= 0) or negative errno. */
-int kio_run(int cwdfd, char *const argv[], int stdin_fd, char **output);
+int kio_run(int cwdfd, char *const argv[], const char *input, char **output);
 /* Decompresses from fd's current offset with the tool for comp and returns
  * its first n bytes (fewer when the stream is shorter). -ENOENT: no tool. */
 int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n, size_t *got);
+
+/* The regular files of an original folder a variant carries (hidden ones,
+ * folders and the variant's own manifest excluded), sorted. */
+int kernel_list_files(int verfd, char names[][KNAME_MAX], size_t max, size_t *n);
 
 /* Test hook: with QVM_EPHEMERAL_TEST_KILL_AT=STEP in the environment the
  * process SIGKILLs itself when it reaches STEP (see kernel_build.c). */
@@ -145,9 +144,6 @@ void kio_test_kill(const char *step);
 
 /* --- building and checking (kernel_build.c, kernel_check.c) --- */
 
-/* The regular files of an original folder a variant carries (hidden ones,
- * folders and the variant's own manifest excluded), sorted. */
-int kernel_list_files(int verfd, char names[][KNAME_MAX], size_t max, size_t *n);
 
 enum vstate { VS_CURRENT, VS_STALE, VS_ORPHAN, VS_FOREIGN, VS_BROKEN };
 const char *vstate_name(enum vstate s);
@@ -171,6 +167,37 @@ int variant_build(struct kctx *c, const char *ver);
  * for srcfd with c's init and version; *cpio_offset = where our archive
  * starts. Negative errno as append_initramfs. */
 int variant_write_initramfs(const struct kctx *c, int srcfd, int dirfd, mode_t mode, uint64_t *cpio_offset);
+
+/* --- the parts of one build (kernel_build.c calls them in order) --- */
+
+/* One build: what is open and where. */
+struct build {
+	struct kctx *c;
+	const char *ver;
+	char variant[KNAME_MAX];
+	char tmpname[KNAME_MAX + 32];
+	int verfd, tmpfd;
+	char debugfs[4096];
+	struct manifest m;
+};
+
+/* kernel_origin.c: VER's initramfs / modules.img (open fd) are what a
+ * variant can be made from; one line printed when not. */
+int build_check_initramfs(struct build *b, int fd);
+int build_check_modules_img(struct build *b, int fd);
+/* kernel_initramfs.c: tmp/initramfs from VER's (srcfd); b->m.cpio_offset */
+int build_write_initramfs(struct build *b, int srcfd, mode_t mode, uint64_t *cpio_offset);
+/* kernel_modimg.c: tmp/modules.img's initramfs copy := tmp/initramfs
+ * (whose sha256 is initramfs_sha), checked by reading it back and e2fsck. */
+int build_patch_modules_img(struct build *b, const char *initramfs_sha);
+/* kernel_manifest.c: the manifest records of VER's file (open fd) and of
+ * a new file; the manifest itself; VER unchanged since it was recorded. */
+int build_record_src(struct build *b, const char *name, int fd);
+int build_record_out(struct build *b, const char *name);
+int build_write_manifest(struct build *b);
+int build_sources_unchanged(struct build *b);
+/* kernel_swap.c: tmp -> variant, atomically (see kernel_swap.c). */
+int build_swap_in(struct build *b);
 
 /* Rewrites only the manifest of a current variant (stat data refreshed). */
 int variant_refresh_manifest(struct kctx *c, const char *variant, struct manifest *m);

@@ -21,21 +21,6 @@
 #include "sha256.h"
 #include "spawn.h"
 
-int kio_write_all(int fd, const void *b, size_t n)
-{
-	const char *p = b;
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* [off, off+len) of src to the same offset of dst. */
 static int copy_range(int src, int dst, off_t off, off_t len)
 {
@@ -135,11 +120,9 @@ int kio_sha256_fd(int fd, char out[65])
 
 	sha256_init(&h);
 	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), off);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = pread_full(fd, buf, sizeof(buf), off);
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		if (n == 0)
 			break;
 		sha256_update(&h, buf, (size_t)n);
@@ -210,11 +193,10 @@ int kio_find_tool(const char *name, const char *override, char *out, size_t n)
 	return -ENOENT;
 }
 
-int kio_run(int cwdfd, char *const argv[], int stdin_fd, char **output)
+int kio_run(int cwdfd, char *const argv[], const char *input, char **output)
 {
-	struct spawn_opts o = { .in = stdin_fd >= 0 ? stdin_fd : SPAWN_NULL, .out = SPAWN_PIPE, .err = SPAWN_OUT,
-				.cwdfd = cwdfd, .c_locale = true };
-	return spawn_run(argv, &o, NULL, 65536, output);
+	struct spawn_opts o = { .in = SPAWN_NULL, .out = SPAWN_PIPE, .err = SPAWN_OUT, .cwdfd = cwdfd, .c_locale = true };
+	return spawn_run(argv, &o, input, 65536, output);
 }
 
 int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n, size_t *got)
@@ -268,4 +250,39 @@ void kio_test_kill(const char *step)
 		fflush(NULL);
 		raise(SIGKILL);
 	}
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int kernel_list_files(int verfd, char names[][KNAME_MAX], size_t max, size_t *n)
+{
+	struct stat st;
+	int fd = dup(verfd);
+	DIR *d;
+
+	*n = 0;
+	if (fd < 0)
+		return -errno;
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.' || strchr(e->d_name, '\n') || strlen(e->d_name) >= KNAME_MAX)
+			continue;
+		if (fstatat(verfd, e->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (*n >= max) {
+			closedir(d);
+			return -E2BIG;
+		}
+		snprintf(names[(*n)++], KNAME_MAX, "%s", e->d_name);
+	}
+	closedir(d);
+	qsort(names, *n, KNAME_MAX, cmp_names);
+	return 0;
 }

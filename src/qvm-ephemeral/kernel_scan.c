@@ -147,25 +147,6 @@ bool ext_magic_ok(const unsigned char *b, size_t len)
 	return len >= 1024 + 58 && b[1024 + 56] == 0x53 && b[1024 + 57] == 0xef;
 }
 
-int kernel_variant_name(const char *ver, char *out, size_t n)
-{
-	if (!*ver || strchr(ver, '/') || ver[0] == '.' || strchr(ver, '\n') || kernel_variant_base(ver, NULL, 0))
-		return -EINVAL;
-	if ((size_t)snprintf(out, n, "%s%s", ver, KERNEL_SUFFIX) >= n)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
-bool kernel_variant_base(const char *name, char *base, size_t n)
-{
-	size_t l = strlen(name), sl = strlen(KERNEL_SUFFIX);
-	if (l <= sl || strcmp(name + l - sl, KERNEL_SUFFIX))
-		return false;
-	if (base && n)
-		snprintf(base, n, "%.*s", (int)(l - sl), name);
-	return true;
-}
-
 void sha_hex(const uint8_t d[32], char out[65])
 {
 	for (int i = 0; i < 32; i++)

@@ -20,9 +20,6 @@
 #include "spawn.h"
 #include "qvm.h"
 
-/* main.c defines these; the unit tests link without main.c. */
-__attribute__((weak)) int qvm_verbose, qvm_quiet;
-
 unsigned long qubesd_ncalls, qubesd_nfailed;
 
 static void set_err(struct qubesd_error *err, const char *type, const char *fmt, ...)

@@ -209,18 +209,23 @@ int kopts_remove_flag(const char *opts, char *out, size_t size)
 
 /* --- kernel variant names --- */
 
-bool kernel_is_variant(const char *kernel)
+int kernel_variant_name(const char *ver, char *out, size_t n)
 {
-	size_t l = strlen(kernel), sl = strlen(VARIANT_SUFFIX);
-	return l > sl && !strcmp(kernel + l - sl, VARIANT_SUFFIX);
+	if (!*ver || strchr(ver, '/') || ver[0] == '.' || strchr(ver, '\n') || kernel_variant_base(ver, NULL, 0))
+		return -EINVAL;
+	if ((size_t)snprintf(out, n, "%s%s", ver, VARIANT_SUFFIX) >= n)
+		return -ENAMETOOLONG;
+	return 0;
 }
 
-int kernel_variant_of(const char *kernel, char *out, size_t size)
+bool kernel_variant_base(const char *name, char *base, size_t n)
 {
-	if (!*kernel || strchr(kernel, '/'))
-		return -EINVAL;
-	int n = snprintf(out, size, "%s%s", kernel, kernel_is_variant(kernel) ? "" : VARIANT_SUFFIX);
-	return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
+	size_t l = strlen(name), sl = strlen(VARIANT_SUFFIX);
+	if (l <= sl || strcmp(name + l - sl, VARIANT_SUFFIX))
+		return false;
+	if (base && n)
+		snprintf(base, n, "%.*s", (int)(l - sl), name);
+	return true;
 }
 
 /* --- policy --- */

@@ -49,9 +49,12 @@ bool kopts_has_flag(const char *opts);
 int kopts_add_flag(const char *opts, char *out, size_t size);
 int kopts_remove_flag(const char *opts, char *out, size_t size);
 
-/* "6.1.0" -> "6.1.0-ephemeral"; a name that already is a variant stays. */
-bool kernel_is_variant(const char *kernel);
-int kernel_variant_of(const char *kernel, char *out, size_t size);
+/* Kernel variant names: "VER" -> "VER-ephemeral" (VARIANT_SUFFIX); -EINVAL
+ * for names that cannot be a kernel folder (empty, '/', leading '.', a
+ * newline, a variant already), -ENAMETOOLONG. */
+int kernel_variant_name(const char *ver, char *out, size_t n);
+/* true for "X-ephemeral" with X non-empty; then base = X (when not NULL). */
+bool kernel_variant_base(const char *name, char *base, size_t n);
 
 /* --all-disposables policy text. */
 struct policy {

@@ -6,35 +6,16 @@
 # Admin API server of that version, tests/dom0/real-qubesd; qubes start and
 # stop through its stand-in VMM; injected faults run on the fake only).
 # Ends with "N passed, N failed".
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-QVM=${QVM:-$ROOT/build/qvm-ephemeral-test}  # the test build (test hooks, ASan); QVM=… runs another
-FAKE=$ROOT/tests/dom0/fake-qubesd
-{ [ "$QVM" != "$ROOT/build/qvm-ephemeral-test" ] || make -s build/qvm-ephemeral-test >/dev/null; } || { echo "0 passed, 1 failed"; exit 1; }
-
-T=$(mktemp -d /tmp/qvm-api.XXXXXX)
+. "$(dirname "$0")/common.sh"
+dom0_build qvm-ephemeral-test
+dom0_tmp qvm-api
 export FAKE_GUEST_DIR=$T/guest
-. tests/dom0/server.sh
-# the kernel folder is the server's linux-kernel pool (admin.pool.Info dir_path)
 unset QUBES_VM_KERNELS_DIR
 fake() { [ "$DOM0_REAL" = 0 ]; } # checks that need injected faults
-# Debian's python3 directly (a version manager's shim costs ~0.4 s a call)
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 mkdir -p "$T/py" && ln -s "$PY" "$T/py/python3"
 export PATH=$FAKE/bin:$T/py:$PATH
 WATCH_PID=
-
-cleanup() {
-	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
-	dom0_server_stop
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-. tests/lib/assert.sh
-q() { "$FAKE/qcall.py" "$@"; }
+dom0_at_exit '[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null'
 verdict() { # "ephemeral", "drift: root rw, private rw", ...
 	{ "$QVM" status --format json "$1" 2>/dev/null || :; } | python3 -c 'import json,sys
 r = json.load(sys.stdin)[0]

@@ -7,40 +7,19 @@
 # exactly as before and says so. Also: what qubesd would refuse (kernelopts
 # over 512 characters) is refused before the first write.
 # Ends with "N passed, N failed".
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-QVM=${QVM:-$ROOT/build/qvm-ephemeral-test}  # the test build (test hooks, ASan); QVM=… runs another
-FAKE=$ROOT/tests/dom0/fake-qubesd
-{ [ "$QVM" != "$ROOT/build/qvm-ephemeral-test" ] || make -s build/qvm-ephemeral-test >/dev/null; } || { echo "0 passed, 1 failed"; exit 1; }
-
-T=$(mktemp -d /tmp/qvm-atomic.XXXXXX)
-export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock
+DOM0_SERVER=fake   # the scenarios inject faults: the fake server only
+. "$(dirname "$0")/common.sh"
+dom0_build qvm-ephemeral-test
+dom0_tmp qvm-atomic
 unset QUBES_VM_KERNELS_DIR   # the fake's linux-kernel pool says where
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
-FAKE_PID=
-cleanup() {
-	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-. tests/lib/assert.sh
-
-q() { "$PY" "$FAKE/qcall.py" "$@"; }
 state() { "$PY" tests/dom0/atomic-state.py dump "$1"; }
-start_fake() {
-	"$PY" "$FAKE/fake_qubesd.py" "$T/qubesd.sock" "$T/qubes.json" --kernels "$T/kernels" >>"$T/fake.log" 2>&1 &
-	FAKE_PID=$!
-	for _ in $(seq 100); do q test.Ping dom0 >/dev/null 2>&1 && return 0; sleep 0.05; done
-	echo "fake qubesd did not start"; cat "$T/fake.log"; exit 1
-}
-stop_fake() { kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=; }
-fresh() { [ -n "$FAKE_PID" ] && stop_fake; rm -f "$T/qubes.json"; start_fake; }
+start_fake() { dom0_server_start "$T" || exit 1; }
+stop_fake() { dom0_server_stop; }
+fresh() { stop_fake; rm -f "$T/qubes.json"; start_fake; }
 
-mkdir -p "$T/kernels"
+mkdir -p "$T/vm-kernels"
 for k in 6.1.0 6.1.0-ephemeral; do
-	mkdir -p "$T/kernels/$k"; : >"$T/kernels/$k/vmlinuz"; echo nopat >"$T/kernels/$k/default-kernelopts-common.txt"
+	mkdir -p "$T/vm-kernels/$k"; : >"$T/vm-kernels/$k/vmlinuz"; echo nopat >"$T/vm-kernels/$k/default-kernelopts-common.txt"
 done
 
 # scenario NAME SETUP -- CMD...: SETUP (shell, run on a fresh fake) makes the

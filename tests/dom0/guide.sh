@@ -7,26 +7,12 @@
 # line (spaces squeezed) in the output of the sh block before it. qvm-start and
 # qvm-shutdown are stand-ins (dom0_power). Ends with
 # "N passed, N failed".
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
+. "$(dirname "$0")/common.sh"
 GUIDE=${GUIDE:-$ROOT/docs/guide.md}
-FAKE=$ROOT/tests/dom0/fake-qubesd
-for b in qvm-ephemeral-test ephemeral-init; do
-	[ -x "build/$b" ] || make -s "build/$b" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
-done
+QVM=$ROOT/build/qvm-ephemeral-test   # the guide's commands run the test build (test hooks, ASan)
+dom0_build qvm-ephemeral-test ephemeral-init
 . tests/dom0/kernel/lib.sh
-
-T=$(mktemp -d /tmp/qvm-guide.XXXXXX)
-. tests/dom0/server.sh
-cleanup() {
-	dom0_server_stop
-	rm -rf "$T"
-}
-trap cleanup EXIT
-. tests/lib/assert.sh
-
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
+dom0_tmp qvm-guide
 mkdir -p "$T/bin" "$T/guest"
 ln -s "$ROOT/build/qvm-ephemeral-test" "$T/bin/qvm-ephemeral"  # the test build (test hooks, ASan)
 ln -s "$PY" "$T/bin/python3"

@@ -7,21 +7,12 @@
 # same checks close tests/dom0/kernel.sh (fake qubesd, full fixtures); this
 # one is small enough to run on every real qubesd version (tests/dom0/real.sh).
 # Ends with "N passed, N failed".
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-# the test build: QVM_EPHEMERAL_INIT names the init to append (a test-only hook)
-QVM=${QVM:-$ROOT/build/qvm-ephemeral-test} INIT=$ROOT/build/ephemeral-init
-for b in qvm-ephemeral-test ephemeral-init; do
-	[ -x "build/$b" ] || make -s "build/$b" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
-done
+# the test build (QVM): QVM_EPHEMERAL_INIT names the init to append (a test-only hook)
+. "$(dirname "$0")/common.sh"
+INIT=$ROOT/build/ephemeral-init
+dom0_build qvm-ephemeral-test ephemeral-init
 . tests/dom0/kernel/lib.sh
-T=$(mktemp -d /tmp/qvm-kinuse.XXXXXX)
-. tests/dom0/server.sh
-trap 'dom0_server_stop; rm -rf "$T"' EXIT
-. tests/lib/assert.sh
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
-q() { "$PY" "$ROOT/tests/dom0/fake-qubesd/qcall.py" "$@"; }
+dom0_tmp qvm-kinuse
 K=$T/vm-kernels
 Q() { "$QVM" kernel --kernels-dir "$K" --init-binary "$INIT" "$@"; }
 

@@ -7,32 +7,19 @@
 # Also: idempotence, staleness, sync (with and without a fake qubesd), every
 # error case of issue 4, no space, and SIGKILL at each step of a build
 # (QVM_EPHEMERAL_TEST_KILL_AT). Ends with "N passed, N failed".
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-QVM=${QVM:-$ROOT/build/qvm-ephemeral-test}  # the test build (test hooks, ASan); QVM=… runs another
+. "$(dirname "$0")/common.sh"   # the "in use" checks run against $DOM0_SERVER
 INIT=$ROOT/build/ephemeral-init
-FAKE=$ROOT/tests/dom0/fake-qubesd
-{ [ "$QVM" != "$ROOT/build/qvm-ephemeral-test" ] || make -s build/qvm-ephemeral-test >/dev/null; } || { echo "0 passed, 1 failed"; exit 1; }
-[ -x "$INIT" ] || make -s build/ephemeral-init >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+dom0_build qvm-ephemeral-test ephemeral-init
 # shellcheck source=tests/dom0/kernel/lib.sh
 . tests/dom0/kernel/lib.sh
-
-T=$(mktemp -d /tmp/qvm-kernel.XXXXXX)
+dom0_tmp qvm-kernel
 K=$T/kernels
 MNT=
-. tests/dom0/server.sh # the "in use" checks run against $DOM0_SERVER
-cleanup() {
-	dom0_server_stop
-	[ -n "$MNT" ] && umount "$MNT" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
+dom0_at_exit '[ -n "$MNT" ] && umount "$MNT" 2>/dev/null'
 # no qubesd unless a test starts the fake one; no qrexec-client-vm either
 export QUBESD_SOCKET=$T/no-qubesd.sock QUBES_VM_KERNELS_DIR=$K
 unset QVM_EPHEMERAL_INIT QVM_EPHEMERAL_TEST_KILL_AT QVM_EPHEMERAL_DEBUGFS
 
-. tests/lib/assert.sh
 Q() { "$QVM" kernel --kernels-dir "$K" --init-binary "$INIT" "$@"; }
 tree_sha() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
 tree_stat() { (cd "$1" && find . -print0 | LC_ALL=C sort -z | xargs -0 stat -c '%n %i %Y %s'); }

@@ -4,12 +4,15 @@
 # hooks (TEST_ENV("NAME") in src/qvm-ephemeral, compiled in only with
 # -DTEST_HOOKS=1 into build/qvm-ephemeral-test); every other getenv of the
 # tool is a documented contract (allowlist below). The test build must
-# have them all (so the check can fail). Ends with "N passed, N failed".
+# have them all (so the check can fail). And no weak-symbol scaffolding
+# ships: no object of the shipped binaries (build/obj/host, build/obj/guest)
+# defines or references a weak symbol, and the shipped host binaries hold no
+# weak symbol beyond the C runtime's. Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lib/assert.sh
 SHIPPED=${SHIPPED:-build/qvm-ephemeral}
-make -s build/qvm-ephemeral build/qvm-ephemeral-test >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
+make -s build/qvm-ephemeral build/qvm-ephemeral-test build/initramfs-append build/ephemeral-init >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 CONTRACT="QUBESD_SOCKET PATH"   # getenv()s that ship: the qubesd socket, finding tools
 
 mapfile -t hooks < <(grep -ohE 'TEST_ENV\("[A-Za-z0-9_]+"\)' src/qvm-ephemeral/*.[ch] | sed -E 's/TEST_ENV\("(.*)"\)/\1/' | sort -u)
@@ -23,4 +26,25 @@ done
 while read -r name; do
 	case " $CONTRACT " in *" $name "*) ok "getenv($name) is a contract" ;; *) bad "getenv(\"$name\") outside TEST_ENV: a test hook in the shipped tool?" ;; esac
 done < <(grep -ohE '[^_A-Z]getenv\("[A-Za-z0-9_]+"\)' src/qvm-ephemeral/*.c | sed -E 's/.*getenv\("(.*)"\)/\1/' | sort -u)
+# weak symbols: nm types w/W (functions) and v/V (objects)
+weak_of() { gcc-nm "$@" 2>/dev/null | awk 'NF >= 2 && $(NF-1) ~ /^[vVwW]$/ {print $NF}' | sort -u; }
+for flavour in host guest; do
+	objs=$(find build/obj/$flavour/src -name '*.o' | sort)
+	if [ -z "$objs" ]; then bad "no objects under build/obj/$flavour/src (check cannot run)"; continue; fi
+	# shellcheck disable=SC2086
+	w=$(weak_of $objs | tr '\n' ' ')
+	[ -z "$w" ] && ok "objects of the shipped $flavour build: no weak symbol" || bad "weak symbols in build/obj/$flavour/src: $w"
+done
+T=$(mktemp -d /tmp/no-test-hooks.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+echo 'int main(void) { return 0; }' >"$T/empty.c"
+if ${CC:-cc} -o "$T/empty" "$T/empty.c"; then
+	runtime=$(weak_of "$T/empty")
+	for b in build/qvm-ephemeral build/initramfs-append; do
+		extra=$(comm -23 <(weak_of "$b") <(echo "$runtime") | tr '\n' ' ')
+		[ -z "$extra" ] && ok "$b: no weak symbol beyond the C runtime's" || bad "$b has weak symbols: $extra"
+	done
+else
+	bad "cannot build an empty program to learn the C runtime's weak symbols"
+fi
 summary

@@ -4,34 +4,19 @@
 # against the fake qubesd: what is listed, what --scrub removes and keeps,
 # the journal count (fake journalctl over a text journal, and the real one on
 # an empty root). Ends with "N passed, N failed".
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
-QVM=${QVM:-$ROOT/build/qvm-ephemeral-test}  # the test build (test hooks, ASan); QVM=… runs another
-FAKE=$ROOT/tests/dom0/fake-qubesd
-{ [ "$QVM" != "$ROOT/build/qvm-ephemeral-test" ] || make -s build/qvm-ephemeral-test >/dev/null; } || { echo "0 passed, 1 failed"; exit 1; }
-
-T=$(mktemp -d /tmp/qvm-traces.XXXXXX)
+DOM0_SERVER=fake   # the fixture qubes live in the fake server
+. "$(dirname "$0")/common.sh"
+dom0_build qvm-ephemeral-test
+dom0_tmp qvm-traces
 R=$T/root
-export QUBESD_SOCKET=$T/qubesd.sock FAKE_QUBESD_SOCKET=$T/qubesd.sock
 export QVM_EPHEMERAL_JOURNALCTL=$ROOT/tests/dom0/traces/journalctl
-unset QVM_EPHEMERAL_DOM0_ROOT
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
-FAKE_PID= WATCH_PID=
-cleanup() {
-	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null && wait "$WATCH_PID" 2>/dev/null
-	[ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null && wait "$FAKE_PID" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-. tests/lib/assert.sh
-q() { "$PY" "$FAKE/qcall.py" "$@"; }
+unset QVM_EPHEMERAL_DOM0_ROOT QUBES_VM_KERNELS_DIR
+WATCH_PID=
+dom0_at_exit '[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null && wait "$WATCH_PID" 2>/dev/null'
 tr_() { "$QVM" traces --root "$R" "$@"; }
 files() { (cd "$R" && find . \( -type f -o -type l \) | LC_ALL=C sort); }
 
-"$PY" "$FAKE/fake_qubesd.py" "$T/qubesd.sock" "$T/qubes.json" >"$T/fake.log" 2>&1 &
-FAKE_PID=$!
-for _ in $(seq 100); do q test.Ping dom0 >/dev/null 2>&1 && break; sleep 0.05; done
+dom0_server_start "$T" || { echo "0 passed, 1 failed"; exit 1; }
 tests/dom0/traces/mkfixture.sh "$R"
 
 echo "== CLI"
@@ -157,7 +142,7 @@ kill -TERM "$WATCH_PID"; wait "$WATCH_PID"; WATCH_PID=
 echo "     watch log:"; sed "s|$R||; s/^/     | /" "$T/watch-scrub.log"
 
 echo "== qubesd unreachable: nothing listed, nothing removed"
-kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null; FAKE_PID=
+dom0_server_stop
 files >"$T/before"
 check "refuses" 1 "cannot tell which qubes exist" -- env PATH=/usr/bin:/bin "$QVM" traces --root "$R" --all-disposables --scrub
 is "no file touched" "$(files)" "$(cat "$T/before")"

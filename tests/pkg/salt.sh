@@ -8,22 +8,13 @@
 # qvm-ephemeral. qvm-features is a stand-in (admin.vm.feature.Get; exit 1
 # when the feature is not set, as qubesadmin's qvm-features does).
 # Ends with "N passed, N failed".
-set -uo pipefail
-cd "$(dirname "$0")/../.."
-ROOT=$PWD
+. "$(dirname "$0")/../dom0/common.sh"
 . tests/pkg/lib.sh
-FAKE=$ROOT/tests/dom0/fake-qubesd
 SALT=$ROOT/packaging/salt
-for b in qvm-ephemeral-test ephemeral-init; do
-	[ -x "build/$b" ] || make -s "build/$b" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
-done
+QVM=$ROOT/build/qvm-ephemeral-test   # Salt runs the test build (test hooks, ASan)
+dom0_build qvm-ephemeral-test ephemeral-init
 . tests/dom0/kernel/lib.sh
-T=$(mktemp -d /tmp/qe-salt.XXXXXX)
-. tests/dom0/server.sh
-stop_fake() { dom0_server_stop; }
-trap 'stop_fake; rm -rf "$T"' EXIT
-
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
+dom0_tmp qe-salt
 mkdir -p "$T/bin"
 ln -s "$ROOT/build/qvm-ephemeral-test" "$T/bin/qvm-ephemeral"  # the test build (test hooks, ASan)
 ln -s "$PY" "$T/bin/python3"

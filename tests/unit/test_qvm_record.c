@@ -92,16 +92,18 @@ static void variants(void **state)
 {
 	(void)state;
 	char v[64];
-	assert_int_equal(kernel_variant_of("6.1.0", v, sizeof(v)), 0);
-	assert_string_equal(v, "6.1.0-ephemeral");
-	assert_int_equal(kernel_variant_of("6.1.0-ephemeral", v, sizeof(v)), 0);
-	assert_string_equal(v, "6.1.0-ephemeral");
-	assert_true(kernel_is_variant("6.1.0-ephemeral"));
-	assert_false(kernel_is_variant("-ephemeral"));
-	assert_false(kernel_is_variant("6.1.0"));
-	assert_int_equal(kernel_variant_of("", v, sizeof(v)), -EINVAL);
-	assert_int_equal(kernel_variant_of("a/b", v, sizeof(v)), -EINVAL);
-	assert_int_equal(kernel_variant_of("6.1.0", v, 8), -ENOSPC);
+	assert_int_equal(kernel_variant_name("6.1.0", v, sizeof(v)), 0);
+	assert_string_equal(v, "6.1.0" VARIANT_SUFFIX);
+	/* a variant has no variant; its base is the kernel before the suffix */
+	assert_int_equal(kernel_variant_name("6.1.0-ephemeral", v, sizeof(v)), -EINVAL);
+	assert_true(kernel_variant_base("6.1.0-ephemeral", v, sizeof(v)));
+	assert_string_equal(v, "6.1.0");
+	assert_true(kernel_variant_base("6.1.0-ephemeral", NULL, 0));
+	assert_false(kernel_variant_base("-ephemeral", NULL, 0));
+	assert_false(kernel_variant_base("6.1.0", NULL, 0));
+	assert_int_equal(kernel_variant_name("", v, sizeof(v)), -EINVAL);
+	assert_int_equal(kernel_variant_name("a/b", v, sizeof(v)), -EINVAL);
+	assert_int_equal(kernel_variant_name("6.1.0", v, 8), -ENAMETOOLONG);
 }
 
 static void policy(void **state)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* qvm-ephemeral/traces.c: names in log file names, LVM archives, journal lines. */
+/* qvm-ephemeral/trace_names.c: names in log file names, LVM archives, journal lines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
