@@ -136,6 +136,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			if (parse_add(argv[++i], &a->adds[a->nadds]) < 0)
 				return usage_error("bad --add \"%s\": want SRC:DEST[:MODE], "
 						 "DEST a relative path, MODE octal", argv[i]);
+			if (!append_dest_safe(a->adds[a->nadds].dest))
+				return usage_error("bad --add \"%s\": DEST under lib/, lib64/, bin/ or sbin/ would replace "
+						 "the initramfs' symlink of that name with a folder; use usr/lib/... instead", argv[i]);
 			a->nadds++;
 		} else if (o[0] == '-' && o[1]) {
 			return usage_error("unknown option or missing value: %s", o);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "appender.h"
 #include "carry.h"
 
 /* a slice of Debian 6.1's modules.dep, with modules we must not carry */
@@ -137,6 +138,25 @@ static void test_depfile_last_line_without_newline(void **state)
 	free(out);
 }
 
+/* the carried folder must not be under a merged-/usr symlink (lib -> usr/lib):
+ * our folder entry "lib" would replace it and /lib/modules would be gone */
+static void test_carried_folder_is_safe_to_append(void **state)
+{
+	(void)state;
+	assert_true(append_dest_safe(CARRIED_MODULES_REL "/modules.dep"));
+	assert_false(append_dest_safe("lib/qubes-ephemeral/modules/modules.dep"));
+	assert_false(append_dest_safe("sbin/x"));
+	assert_false(append_dest_safe("lib64/x"));
+	assert_true(append_dest_safe("library/x"));
+	assert_true(append_dest_safe("lib"));   /* a top-level file: no folder entry */
+	const struct append_file f = { "lib/modules/x.ko", "x", 1, 0644 };
+	const struct append_payload p = { .init = "i", .init_len = 1, .version = "v", .extra = &f, .nextra = 1 };
+	char *buf;
+	size_t len;
+	assert_int_equal(append_cpio(&p, &buf, &len), -EXDEV);
+	assert_null(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -144,6 +164,7 @@ int main(void)
 		cmocka_unit_test(test_builtin_and_absent_left_out),
 		cmocka_unit_test(test_depfile_keeps_only_carried_lines),
 		cmocka_unit_test(test_depfile_last_line_without_newline),
+		cmocka_unit_test(test_carried_folder_is_safe_to_append),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
