@@ -62,6 +62,8 @@ void start_devices(struct ctx *c)
 	if ((r = modules_init(c)) < 0)
 		fatal("cannot read the initramfs module list: %s", strerror(-r));
 	step_done(c, "modindex");
+	if (c->opt.ephemeral)
+		stack_modules_start(c);
 	modules_coldplug(c);
 	step_done(c, "coldplug");
 }
@@ -109,41 +111,52 @@ void lock_origins(struct ctx *c)
 			 c->root.was_writable ? "yes" : "no", c->private_.was_writable ? "yes" : "no");
 }
 
-/* AES-NI brings its own xts(aes); false (and why, on the console) when it
- * cannot load: no such CPU, or no such module */
-static bool load_aesni(struct ctx *c)
-{
-	int r = load_module(c, "aesni-intel", false);
-	if (r < 0)
-		log_info("no AES-NI (aesni-intel: %s): dm-crypt uses the generic AES, much slower",
-			 strerror(-r));
-	return r == 0;
-}
-
 #define LIST(a) (a), sizeof(a) / sizeof((a)[0])
+
+/* A stack module the loader thread did not find in RAM comes from the
+ * modules disk, mounted only then: on the critical path only when needed. */
+static int load_from_disk(struct ctx *c, int i, int r, bool *mounted)
+{
+	if (r != -ENOENT)
+		return r;
+	if (!*mounted) {
+		int m;
+		/* an in-VM kernel's initramfs carries its modules (hook.c); no modules disk */
+		if (!c->hook && (m = mount_modules_disk(c)) < 0 && m != -ENODEV)
+			fatal("cannot mount modules disk /dev/%s read-only: %s", c->opt.disk_modules,
+			      strerror(-m));
+		*mounted = true;
+		step_done(c, "moddisk");
+	}
+	return load_module(c, stack_module_names[i], i != STACK_AESNI);
+}
 
 void load_stack_modules(struct ctx *c)
 {
 	/* dm-crypt asks the crypto API for xts(aes) when its table loads, and
 	 * with no modprobe in the initramfs nothing comes on demand. AES-NI
-	 * must come before the crypt table, which keeps the implementation it
-	 * got; without it, the xts and ecb templates over the built-in generic
-	 * AES. Each module load costs 10-30 ms under emulation, so the
+	 * must be there before the crypt table, which keeps the implementation
+	 * it got; without it, the xts and ecb templates over the built-in
+	 * generic AES. Each module load costs 10-30 ms under emulation, so the
 	 * templates only then. */
-	static const struct modreq dm[] = { { "dm-mod", true } };
 	static const struct modreq generic_xts[] = { { "ecb", true }, { "xts", true } };
-	static const struct modreq targets[] = { { "dm-crypt", true }, { "dm-thin-pool", true } };
 	const char *failed = NULL;
-	int r;
+	bool mounted = false;
+	int res[STACK_MODULES], r;
 
-	/* an in-VM kernel's initramfs carries its modules (hook.c); no modules disk */
-	if (!c->hook && (r = mount_modules_disk(c)) < 0 && r != -ENODEV)
-		fatal("cannot mount modules disk /dev/%s read-only: %s", c->opt.disk_modules, strerror(-r));
-	step_done(c, "moddisk");
-	if ((r = load_modules(c, LIST(dm), &failed)) < 0 ||
-	    (!load_aesni(c) && (r = load_modules(c, LIST(generic_xts), &failed)) < 0) ||
-	    (r = load_modules(c, LIST(targets), &failed)) < 0)
+	stack_modules_wait(res);
+	for (int i = 0; i < STACK_MODULES; i++) {
+		if ((r = load_from_disk(c, i, res[i], &mounted)) >= 0)
+			continue;
+		if (i == STACK_AESNI) {
+			log_info("no AES-NI (aesni-intel: %s): dm-crypt uses the generic AES, much slower",
+				 strerror(-r));
+			if ((r = load_modules(c, LIST(generic_xts), &failed)) >= 0)
+				continue;
+		} else {
+			failed = stack_module_names[i];
+		}
 		fatal("cannot load kernel module %s: %s; it must be built in, in the initramfs "
 		      "or on the modules disk", failed, strerror(-r));
+	}
 }
-

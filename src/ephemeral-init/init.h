@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "carry.h"
 #include "cmdline.h"
 #include "layout.h"
 #include "meminit.h"
@@ -51,8 +52,10 @@ struct ctx {
 	char kver[65];
 	int uevent_fd;
 	struct moddb *initrd_db;        /* the initramfs' own /lib/modules/KVER */
+	struct moddb *carried_db;       /* CARRIED_MODULES_DIR, in our appended archive */
 	struct moddb *disk_db;          /* the modules disk, once mounted */
 	bool modules_mounted;
+	bool disk_db_read;              /* disk_db was looked for (found or not) */
 	struct disk root, private_, volatile_;
 	unsigned sector_size;
 	struct layout layout;
@@ -145,6 +148,14 @@ struct modreq {
 	const char *name;       /* module name or alias */
 	bool required;
 };
+/* The storage stack's modules, loaded from RAM by a thread while the disks
+ * appear (stack_modules_start after the module index, before coldplug);
+ * stack_modules_wait joins it: per module 0, -ENOENT (not in RAM: load it
+ * from the modules disk) or the load's error. */
+enum { STACK_DM, STACK_AESNI, STACK_CRYPT, STACK_THIN, STACK_MODULES };
+extern const char *const stack_module_names[STACK_MODULES];
+void stack_modules_start(struct ctx *c);
+void stack_modules_wait(int r[STACK_MODULES]);
 /* Loads the list in order; on a required module's failure returns its
  * negative errno and sets *failed to its name. */
 int load_modules(struct ctx *c, const struct modreq *list, size_t n, const char **failed);

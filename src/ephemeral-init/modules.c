@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ int modules_init(struct ctx *c)
 	char dir[256];
 	snprintf(dir, sizeof(dir), "/lib/modules/%s", c->kver);
 	c->initrd_db = load_db(dir, true);   /* NULL: the initramfs has no modules */
+	c->carried_db = load_db(CARRIED_MODULES_DIR, false);   /* NULL: none carried */
 	return 0;
 }
 
@@ -69,6 +71,7 @@ int modules_use_disk(struct ctx *c)
 	char dir[256];
 	snprintf(dir, sizeof(dir), MODULES_MNT "/%s", c->kver);
 	c->disk_db = load_db(dir, false);
+	c->disk_db_read = true;
 	if (!c->disk_db)
 		log_info("modules disk has no %s/modules.dep; using only built-in and initramfs modules", c->kver);
 	return 0;
@@ -133,7 +136,9 @@ static int load_from(const struct moddb *db, const char *dir, const char *name)
 	return 0;
 }
 
-int load_module(struct ctx *c, const char *name, bool required)
+/* From what is in RAM: the initramfs' /lib/modules/KVER, then the modules
+ * the variant builder carries in our appended archive. -ENOENT: in neither. */
+static int load_from_ram(struct ctx *c, const char *name)
 {
 	char dir[256];
 	int r = -ENOENT;
@@ -142,10 +147,23 @@ int load_module(struct ctx *c, const char *name, bool required)
 		return 0;
 	if (c->initrd_db) {
 		snprintf(dir, sizeof(dir), "/lib/modules/%s", c->kver);
-		r = load_from(c->initrd_db, dir, name);
-		if (r != -ENOENT)
+		if ((r = load_from(c->initrd_db, dir, name)) != -ENOENT)
 			return r;
 	}
+	if (c->carried_db)
+		r = load_from(c->carried_db, CARRIED_MODULES_DIR, name);
+	return r;
+}
+
+int load_module(struct ctx *c, const char *name, bool required)
+{
+	char dir[256];
+	int r = load_from_ram(c, name);
+
+	if (r != -ENOENT)
+		return r;
+	if (c->modules_mounted && !c->disk_db_read)
+		modules_use_disk(c);
 	if (c->disk_db) {
 		snprintf(dir, sizeof(dir), MODULES_MNT "/%s", c->kver);
 		r = load_from(c->disk_db, dir, name);
@@ -228,4 +246,60 @@ int modules_coldplug(struct ctx *c)
 		if (!loaded)
 			return loaded_total;
 	}
+}
+
+/* The storage stack's modules are loaded by a thread from RAM (initramfs or
+ * carried) while the main thread loads the block driver and waits for the
+ * disks: module loading is CPU work (signature hash, relocation, crypto
+ * self-tests) that would otherwise start only once every disk is there.
+ * Nothing here touches a disk, so it may run before the origins are
+ * locked. What is not in RAM is left to stack_modules_finish(). */
+static struct stack_loader {
+	pthread_t thread;
+	bool running;
+	struct ctx *c;
+	int r[STACK_MODULES];
+} loader;
+
+const char *const stack_module_names[STACK_MODULES] = {
+	[STACK_DM] = "dm-mod",
+	[STACK_AESNI] = "aesni-intel",
+	[STACK_CRYPT] = "dm-crypt",
+	[STACK_THIN] = "dm-thin-pool",
+};
+
+static void *stack_loader_run(void *arg)
+{
+	struct stack_loader *l = arg;
+	for (int i = 0; i < STACK_MODULES; i++)
+		l->r[i] = load_from_ram(l->c, stack_module_names[i]);
+	return NULL;
+}
+
+void stack_modules_start(struct ctx *c)
+{
+	pthread_attr_t a;
+
+	loader.c = c;
+	for (int i = 0; i < STACK_MODULES; i++)
+		loader.r[i] = -ENOENT;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	/* no thread: stack_modules_wait() finds every result -ENOENT and the
+	 * modules load in line, as before */
+	loader.running = pthread_create(&loader.thread, &a, stack_loader_run, &loader) == 0;
+	pthread_attr_destroy(&a);
+}
+
+/* Joins the loader (a module whose init hangs is the watchdog's: no step
+ * ends meanwhile) and copies each module's result: 0, -ENOENT when it is
+ * not in RAM, or the load's own error. */
+void stack_modules_wait(int r[STACK_MODULES])
+{
+	if (loader.running) {
+		pthread_join(loader.thread, NULL);
+		loader.running = false;
+	}
+	for (int i = 0; i < STACK_MODULES; i++)
+		r[i] = loader.r[i];
 }

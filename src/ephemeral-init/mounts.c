@@ -63,7 +63,7 @@ int mount_modules_disk(struct ctx *c)
 	    mount(dev, MODULES_MNT, "ext4", MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
 		return -errno;
 	c->modules_mounted = true;
-	return modules_use_disk(c);
+	return 0;   /* its modules.dep is read when a module is first wanted from it */
 }
 
 /* Ephemeral mode writes nothing into the root during boot (fstab bound from

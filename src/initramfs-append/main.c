@@ -2,6 +2,7 @@
 /* initramfs-append: the command line of the appender (src/lib/appender.h):
  * OUT = IN + our uncompressed cpio with /init, the version file and the
  * --add files; written beside OUT and renamed over it. */
+#define _GNU_SOURCE   /* asprintf */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "appender.h"
+#include "carry.h"
 #include "fileio.h"
 #include "log.h"
 
@@ -33,6 +35,7 @@ struct add {
 
 struct args {
 	const char *init, *version, *in, *out;
+	const char *carry;      /* --carry-modules: a /lib/modules/KVER folder */
 	struct add *adds;
 	size_t nadds;
 };
@@ -40,9 +43,12 @@ struct args {
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: initramfs-append --init FILE [--version STRING] [--add SRC:DEST[:MODE]]... IN OUT\n"
+		"usage: initramfs-append --init FILE [--version STRING] [--add SRC:DEST[:MODE]]...\n"
+		"                        [--carry-modules /lib/modules/KVER] IN OUT\n"
 		"Writes OUT = IN + an uncompressed cpio holding /init = FILE, the version\n"
-		"file " VERSION_PATH " and each SRC as DEST (MODE octal, default SRC's).\n");
+		"file " VERSION_PATH ", each SRC as DEST (MODE octal, default SRC's) and,\n"
+		"with --carry-modules, the storage stack's modules of that kernel with their\n"
+		"dependencies in " CARRIED_MODULES_DIR ".\n");
 }
 
 /* errno after a failed call, never 0 (stdio may leave it unset) */
@@ -124,10 +130,15 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->init = argv[++i];
 		} else if (strcmp(o, "--version") == 0 && has_val) {
 			a->version = argv[++i];
+		} else if (strcmp(o, "--carry-modules") == 0 && has_val) {
+			a->carry = argv[++i];
 		} else if (strcmp(o, "--add") == 0 && has_val) {
 			if (parse_add(argv[++i], &a->adds[a->nadds]) < 0)
 				return usage_error("bad --add \"%s\": want SRC:DEST[:MODE], "
 						 "DEST a relative path, MODE octal", argv[i]);
+			if (!append_dest_safe(a->adds[a->nadds].dest))
+				return usage_error("bad --add \"%s\": DEST under lib/, lib64/, bin/ or sbin/ would replace "
+						 "the initramfs' symlink of that name with a folder; use usr/lib/... instead", argv[i]);
 			a->nadds++;
 		} else if (o[0] == '-' && o[1]) {
 			return usage_error("unknown option or missing value: %s", o);
@@ -269,6 +280,58 @@ static int load_payload(const struct args *a, struct append_payload *p, struct a
 	return 0;
 }
 
+/* --carry-modules DIR: the stack's modules (lib/carry.c) from DIR and their
+ * modules.dep, appended to extra[*n...] (room for CARRY_MAX + 1 more); the
+ * buffers and names go to bufs[*nb...] for the caller to free. */
+static int load_carried(const char *dir, struct append_file *extra, size_t *n, char **bufs, size_t *nb)
+{
+	char path[4096], *dep = NULL, *builtin = NULL, *depfile;
+	const char *paths[CARRY_MAX];
+	size_t dep_len, builtin_len = 0, count, missing, len;
+	unsigned mode;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/modules.dep", dir);
+	if ((r = read_file_at(AT_FDCWD, path, 0, (size_t)64 << 20, &dep, &dep_len)) < 0)
+		return log_errno(r, "cannot read \"%s\" (--carry-modules wants a /lib/modules/KVER folder "
+				 "with depmod's files)", path);
+	snprintf(path, sizeof(path), "%s/modules.builtin", dir);
+	if (read_file_at(AT_FDCWD, path, 0, (size_t)64 << 20, &builtin, &builtin_len) < 0)
+		builtin = NULL, builtin_len = 0;   /* optional: nothing built in */
+	struct moddb *db = moddb_parse(dep, dep_len, NULL, 0, builtin, builtin_len);
+	r = db ? carry_list(db, paths, &count, &missing) : -ENOMEM;
+	if (r < 0)
+		log_errno(r, "cannot work out the modules to carry from \"%s/modules.dep\"", dir);
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		char *dest;
+		snprintf(path, sizeof(path), "%s/%s", dir, paths[i]);
+		if ((r = load_file(path, &bufs[*nb], &len, &mode)) < 0) {
+			log_errno(r, "cannot read module \"%s\"", path);
+			break;
+		}
+		char *data = bufs[(*nb)++];
+		if (asprintf(&dest, CARRIED_MODULES_REL "/%s", paths[i]) < 0) {
+			r = log_errno(-ENOMEM, "out of memory");
+			break;
+		}
+		bufs[(*nb)++] = dest;
+		extra[(*n)++] = (struct append_file){ dest, data, len, 0644 };
+	}
+	if (r == 0 && (r = carry_depfile(dep, dep_len, paths, count, &depfile, &len)) < 0)
+		log_errno(r, "cannot write the carried modules.dep");
+	if (r == 0) {
+		bufs[(*nb)++] = depfile;
+		extra[(*n)++] = (struct append_file){ CARRIED_MODULES_REL "/modules.dep", depfile, len, 0644 };
+		if (missing)
+			log_info("%zu of the stack's modules are not in \"%s\" (built in or absent there): "
+				 "the VM looks for them on its modules disk", missing, dir);
+	}
+	moddb_free(db);
+	free(dep);
+	free(builtin);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a = { 0 };
@@ -281,16 +344,21 @@ int main(int argc, char **argv)
 		free(a.adds);
 		return EXIT_USAGE;
 	}
-	struct append_file *extra = calloc(a.nadds + 1, sizeof(*extra));
-	char **bufs = calloc(a.nadds + 1, sizeof(*bufs));
+	/* the --add files, then up to CARRY_MAX modules and their modules.dep */
+	size_t nbufs = a.nadds + 1 + 2 * CARRY_MAX + 1;
+	struct append_file *extra = calloc(a.nadds + CARRY_MAX + 1, sizeof(*extra));
+	char **bufs = calloc(nbufs, sizeof(*bufs));
 	if (!extra || !bufs) {
 		r = log_errno(-ENOMEM, "out of memory");
 	} else {
 		r = load_payload(&a, &p, extra, bufs);
+		size_t nb = a.nadds + 1;
+		if (r == 0 && a.carry)
+			r = load_carried(a.carry, extra, &p.nextra, bufs, &nb);
 		if (r == 0)
 			r = write_out(&a, &p);
 	}
-	for (size_t i = 0; bufs && i < a.nadds + 1; i++)
+	for (size_t i = 0; bufs && i < nbufs; i++)
 		free(bufs[i]);
 	free(bufs);
 	free(extra);

@@ -75,6 +75,23 @@ static void add_parents(struct cpio_writer *w, const char *const *paths, size_t 
 		}
 }
 
+/* A folder entry replaces whatever IN has at that name: the kernel's
+ * unpacker removes a symlink there first. On a merged-/usr initramfs lib,
+ * lib64, bin and sbin are symlinks into usr, so a file under them would
+ * leave an empty folder where /lib/modules was. */
+bool append_dest_safe(const char *dest)
+{
+	static const char *const links[] = { "lib", "lib32", "lib64", "libx32", "bin", "sbin" };
+	size_t n = strcspn(dest, "/");
+
+	if (!dest[n])
+		return true;   /* a top-level file: no folder entry for it */
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (strlen(links[i]) == n && strncmp(dest, links[i], n) == 0)
+			return false;
+	return true;
+}
+
 int append_cpio(const struct append_payload *p, char **buf, size_t *len)
 {
 	struct cpio_writer w;
@@ -85,6 +102,11 @@ int append_cpio(const struct append_payload *p, char **buf, size_t *len)
 	int r;
 
 	*buf = NULL;
+	for (size_t i = 0; i < p->nextra; i++)
+		if (!append_dest_safe(p->extra[i].dest)) {
+			free(paths);
+			return -EXDEV;
+		}
 	if (!paths || asprintf(&version, "%s\n", p->version ? p->version : "") < 0) {
 		free(paths);
 		return -ENOMEM;

@@ -43,7 +43,12 @@ struct append_payload {
 	size_t nextra;
 };
 
-/* Our archive in memory (*buf malloc'd). 0 or a negative errno. */
+/* false for a path under lib/, lib64/, bin/, sbin/ (and lib32, libx32):
+ * symlinks in a merged-/usr initramfs, which a folder entry of ours would
+ * replace with an empty folder. */
+bool append_dest_safe(const char *dest);
+/* Our archive in memory (*buf malloc'd). 0 or a negative errno; -EXDEV when
+ * an extra file's dest is not append_dest_safe(). */
 int append_cpio(const struct append_payload *p, char **buf, size_t *len);
 
 /* Step 1: writes [lead] + infd's bytes (read from offset 0) + zeros to 512

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "appender.h"   /* enum ird_comp, APPEND_VERSION_PATH */
+#include "carry.h"      /* CARRY_MAX */
 #include "record.h"     /* VARIANT_SUFFIX, kernel_variant_name */
 
 #ifndef QE_VERSION
@@ -164,9 +165,11 @@ int variant_check(const struct kctx *c, const char *variant, struct vcheck *v);
 int variant_build(struct kctx *c, const char *ver);
 
 /* Writes dirfd/initramfs (new, mode) = the appender's output (appender.h)
- * for srcfd with c's init and version; *cpio_offset = where our archive
- * starts. Negative errno as append_initramfs. */
-int variant_write_initramfs(const struct kctx *c, int srcfd, int dirfd, mode_t mode, uint64_t *cpio_offset);
+ * for srcfd with c's init and version and the extra files (the carried
+ * modules; may be none); *cpio_offset = where our archive starts.
+ * Negative errno as append_initramfs. */
+int variant_write_initramfs(const struct kctx *c, int srcfd, int dirfd, mode_t mode, const struct append_file *extra,
+			    size_t nextra, uint64_t *cpio_offset);
 
 /* --- the parts of one build (kernel_build.c calls them in order) --- */
 
@@ -185,6 +188,16 @@ struct build {
  * variant can be made from; one line printed when not. */
 int build_check_initramfs(struct build *b, int fd);
 int build_check_modules_img(struct build *b, int fd);
+/* kernel_modimg.c: the storage stack's modules from VER's modules.img
+ * (lib/carry.h), as files for our archive. Always 0: when they cannot be
+ * read, a warning and none (the VMs then load them from the modules disk). */
+struct carried {
+	struct append_file f[CARRY_MAX + 1];
+	char *bufs[2 * CARRY_MAX + 1];
+	size_t n, nbufs, missing;
+};
+int build_carry_modules(struct build *b, struct carried *m);
+void carried_free(struct carried *m);
 /* kernel_initramfs.c: tmp/initramfs from VER's (srcfd); b->m.cpio_offset */
 int build_write_initramfs(struct build *b, int srcfd, mode_t mode, uint64_t *cpio_offset);
 /* kernel_modimg.c: tmp/modules.img's initramfs copy := tmp/initramfs

@@ -15,9 +15,11 @@
 #include "log.h"
 #include "qvm.h"
 
-int variant_write_initramfs(const struct kctx *c, int srcfd, int dirfd, mode_t mode, uint64_t *cpio_offset)
+int variant_write_initramfs(const struct kctx *c, int srcfd, int dirfd, mode_t mode, const struct append_file *extra,
+			    size_t nextra, uint64_t *cpio_offset)
 {
-	const struct append_payload p = { .init = c->init, .init_len = c->init_len, .version = c->version };
+	const struct append_payload p = { .init = c->init, .init_len = c->init_len, .version = c->version,
+					  .extra = extra, .nextra = nextra };
 	bool write_failed;
 	int r, fd = openat(dirfd, "initramfs", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 
@@ -36,7 +38,12 @@ int variant_write_initramfs(const struct kctx *c, int srcfd, int dirfd, mode_t m
 
 int build_write_initramfs(struct build *b, int srcfd, mode_t mode, uint64_t *cpio_offset)
 {
-	int r = variant_write_initramfs(b->c, srcfd, b->tmpfd, mode, cpio_offset);
+	struct carried m;
+	build_carry_modules(b, &m);
+	if (m.n && qvm_verbose)
+		log_info("%s carries %zu files of the storage stack's modules", b->variant, m.n - 1);
+	int r = variant_write_initramfs(b->c, srcfd, b->tmpfd, mode, m.f, m.n, cpio_offset);
+	carried_free(&m);
 
 	if (r == -EMEDIUMTYPE || r == -ENODATA)
 		log_info("%s/%s/initramfs is not an initramfs (changed since it was checked?)", b->c->dir, b->ver);

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "carry.h"
+#include "fileio.h"
 #include "kernel.h"
 #include "log.h"
 #include "qvm.h"
@@ -104,4 +106,124 @@ int build_patch_modules_img(struct build *b, const char *initramfs_sha)
 	}
 	free(out);
 	return r;
+}
+
+/* --- the stack's modules, carried in the variant's initramfs --- */
+
+/* debugfs on VER's own modules.img, read-only (no -w), commands on stdin;
+ * the build's tmp folder (inside KERNELS_DIR) is the working folder, where
+ * `dump` writes. */
+static int debugfs_read(struct build *b, const char *cmds, char **out)
+{
+	char img[KNAME_MAX + 32];
+	snprintf(img, sizeof(img), "../%s/modules.img", b->ver);
+	char *argv[] = { b->debugfs, "-f", "-", img, NULL };
+	return kio_run(b->tmpfd, argv, cmds, out);
+}
+
+/* The image's top-level folder that holds modules.dep: its KVER. Exactly
+ * one, or none is used. */
+static int find_kver(struct build *b, char *kver, size_t n)
+{
+	char *out = NULL, *line, *save = NULL;
+	int found = 0, r = debugfs_read(b, "ls -p /\n", &out);
+
+	if (r != 0 || !out) {
+		free(out);
+		return r < 0 ? r : -EIO;
+	}
+	/* ls -p: "/INODE/MODE/UID/GID/NAME/SIZE/" per entry; folders' MODE 040xxx */
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char mode[16], name[256];
+		if (sscanf(line, "/%*u/%15[0-9]/%*u/%*u/%255[^/]/", mode, name) != 2 || strncmp(mode, "040", 3) ||
+		    !strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, "lost+found") || strchr(name, ' '))
+			continue;
+		if (found++ == 0)
+			snprintf(kver, n, "%s", name);
+	}
+	free(out);
+	return found == 1 ? 0 : -ENOENT;
+}
+
+/* Dumps /KVER/rel of the image into the tmp folder as NAME, reads it into
+ * *data and removes it. */
+static int dump_file(struct build *b, const char *kver, const char *rel, char **data, size_t *len)
+{
+	static const char name[] = ".carry-file";
+	char cmds[1024], *out = NULL;
+	int r;
+
+	if (strpbrk(rel, " \"\n") || (size_t)snprintf(cmds, sizeof(cmds), "dump /%s/%s %s\n", kver, rel, name) >= sizeof(cmds))
+		return -EINVAL;
+	unlinkat(b->tmpfd, name, 0);
+	r = debugfs_read(b, cmds, &out);
+	free(out);
+	if (r == 0)
+		r = read_file_at(b->tmpfd, name, 0, (size_t)64 << 20, data, len);
+	else if (r > 0)
+		r = -EIO;
+	unlinkat(b->tmpfd, name, 0);
+	return r;
+}
+
+void carried_free(struct carried *m)
+{
+	for (size_t i = 0; i < m->nbufs; i++)
+		free(m->bufs[i]);
+	memset(m, 0, sizeof(*m));
+}
+
+static int carry_from_image(struct build *b, struct carried *m)
+{
+	char kver[256], *dep = NULL, *builtin = NULL, *depfile;
+	const char *paths[CARRY_MAX];
+	size_t dep_len, builtin_len = 0, n, missing, len;
+	struct moddb *db = NULL;
+	int r;
+
+	if ((r = find_kver(b, kver, sizeof(kver))) < 0)
+		return r;
+	if ((r = dump_file(b, kver, "modules.dep", &dep, &dep_len)) < 0)
+		return r;
+	if (dump_file(b, kver, "modules.builtin", &builtin, &builtin_len) < 0)
+		builtin = NULL, builtin_len = 0;
+	if (!(db = moddb_parse(dep, dep_len, NULL, 0, builtin, builtin_len)))
+		r = -ENOMEM;
+	else
+		r = carry_list(db, paths, &n, &missing);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char *data, *dest;
+		if ((r = dump_file(b, kver, paths[i], &data, &len)) < 0)
+			break;
+		m->bufs[m->nbufs++] = data;
+		if (asprintf(&dest, CARRIED_MODULES_REL "/%s", paths[i]) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		m->bufs[m->nbufs++] = dest;
+		m->f[m->n++] = (struct append_file){ dest, data, len, 0644 };
+	}
+	if (r == 0 && (r = carry_depfile(dep, dep_len, paths, n, &depfile, &len)) == 0) {
+		m->bufs[m->nbufs++] = depfile;
+		m->f[m->n++] = (struct append_file){ CARRIED_MODULES_REL "/modules.dep", depfile, len, 0644 };
+		m->missing = missing;
+	}
+	moddb_free(db);
+	free(dep);
+	free(builtin);
+	return r;
+}
+
+int build_carry_modules(struct build *b, struct carried *m)
+{
+	memset(m, 0, sizeof(*m));
+	int r = carry_from_image(b, m);
+	if (r < 0) {
+		carried_free(m);
+		/* not a security matter: the init loads what is not carried from
+		 * the modules disk, as before, only later in the boot */
+		log_info("warning: cannot carry the storage stack's modules from %s/%s/modules.img (%s); "
+			 "the variant's VMs load them from their modules disk", b->c->dir, b->ver, strerror(-r));
+	}
+	return 0;
 }

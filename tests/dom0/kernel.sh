@@ -51,6 +51,11 @@ check_variant() { # NAME
 	(cd "$x/ours" && cpio -id --quiet <"$x/tail") 2>/dev/null
 	cmp -s "$x/ours/init" "$INIT" && ok "$1: the appended /init is ephemeral-init" || bad "$1: appended /init is not ephemeral-init"
 	is "$1: version file inside" "$(cat "$x/ours/usr/lib/qubes-ephemeral/version" 2>&1)" "$WANT_VERSION"
+	# the storage stack's modules, from modules.img's KV/ folder, with their modules.dep lines
+	local cm=$x/ours/usr/lib/qubes-ephemeral/modules
+	is "$1: carried modules.dep lists dm-crypt" "$(grep -c '^kernel/drivers/md/dm-crypt.ko[^:]*: kernel/drivers/md/dm-mod.ko' "$cm/modules.dep" 2>&1)" 1
+	cmp -s "$cm/kernel/drivers/md/dm-thin-pool.ko" "$T/mods/kernel/drivers/md/dm-thin-pool.ko" &&
+		ok "$1: dm-thin-pool carried as it is in modules.img" || bad "$1: dm-thin-pool not carried (or changed)"
 	# the appended archive ends the file: cpio consumed all of it (512-byte blocks)
 	local blocks
 	blocks=$(cpio -it <"$x/tail" 2>&1 >/dev/null | grep -oE '^[0-9]+')

@@ -254,7 +254,7 @@ static void both_programs_agree(void **state)
 		assert_int_equal(mkdir(vdir, 0755), 0);
 		int srcfd = open(path_in("in"), O_RDONLY | O_CLOEXEC), dfd = open(vdir, O_RDONLY | O_DIRECTORY);
 		uint64_t off;
-		assert_int_equal(variant_write_initramfs(&c, srcfd, dfd, 0640, &off), 0);
+		assert_int_equal(variant_write_initramfs(&c, srcfd, dfd, 0640, NULL, 0, &off), 0);
 		close(srcfd);
 		close(dfd);
 		size_t la, lb;

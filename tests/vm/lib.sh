@@ -305,12 +305,15 @@ qubes_initrd() { # -> QUBES_INITRD
 	with_cache_lock _qubes_initrd_build "$src" "$QUBES_INITRD"
 }
 
-# The initramfs under test: the base one + our /init, appended by the project's tool.
+# The initramfs under test: the base one + our /init and, as a kernel variant
+# carries them, the stack's modules (CARRY=0: none, the modules disk then
+# provides what the base lacks), appended by the project's tool.
 test_initrd() { # INIT_BINARY OUT
-	local init=$1 out=$2
+	local init=$1 out=$2 carry=()
 	[ -x "$VM_REPO/build/initramfs-append" ] || die "build/initramfs-append is missing: run 'make -C $VM_REPO all'"
 	[ -x "$init" ] || die "$init is missing: run 'make -C $VM_REPO all'"
-	"$VM_REPO/build/initramfs-append" --init "$init" --version vm-test "$BASE_INITRD" "$out" >/dev/null ||
+	[ "${CARRY:-1}" = 1 ] && carry=(--carry-modules "$KMODS")
+	"$VM_REPO/build/initramfs-append" --init "$init" --version vm-test "${carry[@]}" "$BASE_INITRD" "$out" >/dev/null ||
 		die "initramfs-append failed for $init"
 }
 

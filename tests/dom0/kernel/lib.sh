@@ -106,4 +106,9 @@ kt_small_moddir() { # OUT
 	mkdir -p "$1"
 	cp "$KROOT/lib/modules/$KV"/modules.{dep,alias,builtin,order} "$1/" 2>/dev/null
 	find "$KROOT/lib/modules/$KV" \( -name 'dm-crypt.ko*' -o -name 'dm-thin-pool.ko*' \) -exec cp {} "$1/" \;
+	# the storage stack's modules at their modules.dep paths: what a variant carries
+	local m
+	for m in $(grep -E '/(dm-mod|dm-crypt|dm-thin-pool|aesni-intel|xts|ecb)\.ko[^:]*:' "$1/modules.dep" | tr -d ':'); do
+		[ -f "$KROOT/lib/modules/$KV/$m" ] && install -D -m 644 "$KROOT/lib/modules/$KV/$m" "$1/$m"
+	done
 }
