@@ -119,6 +119,9 @@ static int load_from_disk(struct ctx *c, int i, int r, bool *mounted)
 {
 	if (r != -ENOENT)
 		return r;
+	/* not loaded by the thread (none ran): from RAM first, here */
+	if (!*mounted && (r = load_module(c, stack_module_names[i], false)) != -ENOENT)
+		return r;
 	if (!*mounted) {
 		int m;
 		/* an in-VM kernel's initramfs carries its modules (hook.c); no modules disk */

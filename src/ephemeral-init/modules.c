@@ -256,6 +256,7 @@ int modules_coldplug(struct ctx *c)
  * locked. What is not in RAM is left to stack_modules_finish(). */
 static struct stack_loader {
 	pthread_t thread;
+	bool started;   /* stack_modules_start() ran: r[] holds its results */
 	bool running;
 	struct ctx *c;
 	int r[STACK_MODULES];
@@ -288,6 +289,7 @@ void stack_modules_start(struct ctx *c)
 	/* no thread: stack_modules_wait() finds every result -ENOENT and the
 	 * modules load in line, as before */
 	loader.running = pthread_create(&loader.thread, &a, stack_loader_run, &loader) == 0;
+	loader.started = loader.running;
 	pthread_attr_destroy(&a);
 }
 
@@ -300,6 +302,9 @@ void stack_modules_wait(int r[STACK_MODULES])
 		pthread_join(loader.thread, NULL);
 		loader.running = false;
 	}
+	/* never started (stock mode, a caller without start_devices): nothing
+	 * was loaded, every module is still to be found */
 	for (int i = 0; i < STACK_MODULES; i++)
-		r[i] = loader.r[i];
+		r[i] = loader.started ? loader.r[i] : -ENOENT;
+	loader.started = false;
 }

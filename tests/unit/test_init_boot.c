@@ -437,7 +437,8 @@ static void stack_modules_generic_aes(void **state)
 	assert_int_equal(at("aesni_intel"), -1);
 	/* dm-mod once, though three modules need it */
 	assert_null(strstr(fk_mod_log + 1, "dm_mod"));
-	assert_non_null(strstr(c.steps, "moddisk"));
+	/* all in RAM: the modules disk is not on the way */
+	assert_null(strstr(c.steps, "moddisk"));
 }
 
 /* with AES-NI: no generic templates; loaded modules are not loaded again */
@@ -457,6 +458,38 @@ static void stack_modules_aesni(void **state)
 	assert_int_equal(at("xts"), -1);
 	assert_int_equal(at("dm_mod"), -1);
 	assert_true(at("dm_thin_pool") > at("dm_crypt"));
+}
+
+/* the loader thread (started before coldplug) loads what RAM has; what it
+ * lacks comes from the modules disk, mounted only then */
+static void stack_modules_thread(void **state)
+{
+	(void)state;
+	ENTER();
+	ctx_init("qubes.ephemeral=1");
+	fake_modules(MODDIR, true);
+	assert_int_equal(modules_init(&c), 0);
+	stack_modules_start(&c);
+	assert_false(CALLS_FATAL(load_stack_modules(&c)));
+	assert_true(at("dm_mod") == 0 && at("aesni_intel") > at("crypto_simd") && at("dm_thin_pool") > at("dm_crypt"));
+	assert_null(strstr(c.steps, "moddisk"));
+	assert_string_equal(fk_mount_log, "");
+}
+
+static void stack_modules_thread_then_disk(void **state)
+{
+	(void)state;
+	ENTER();
+	ctx_init("qubes.ephemeral=1");
+	fake_modules(MODDIR, false);
+	fake_module("/.modules-disk/" KVER, "kernel/drivers/md/dm-thin-pool.ko", "dm_thin_pool_from_disk");
+	fr_write("/.modules-disk/" KVER "/modules.dep", "kernel/drivers/md/dm-thin-pool.ko:\n");
+	fk_add_disk("xvdd", 202, 48, 500 << 20, false);
+	assert_int_equal(modules_init(&c), 0);
+	stack_modules_start(&c);
+	assert_false(CALLS_FATAL(load_stack_modules(&c)));
+	assert_non_null(strstr(c.steps, "moddisk"));
+	assert_true(at("dm_thin_pool_from_disk") > at("dm_crypt"));
 }
 
 /* a required module that is nowhere, or that the kernel refuses, stops the boot */
@@ -516,7 +549,7 @@ static void modules_disk_refusals(void **state)
 	(void)state;
 	ENTER();
 	ctx_init("qubes.ephemeral=1");
-	fake_modules(MODDIR, true);
+	fake_modules(MODDIR, false);   /* dm-thin-pool must come from the disk */
 	/* a modules disk that will not stay read-only is not mounted */
 	fk_add_disk("xvdd", 202, 48, 500 << 20, false);
 	disk_named("xvdd")->ro_fails = true;
@@ -529,11 +562,13 @@ static void modules_disk_refusals(void **state)
 	fk_mount_fail = "/.modules-disk";
 	assert_true(CALLS_FATAL(load_stack_modules(&c)));
 	assert_non_null(strstr(fk_mount_log, "ext4"));
-	/* a disk without modules.dep: built-in and initramfs modules only */
+	/* a disk without modules.dep: built-in and initramfs modules only,
+	 * said once; dm-thin-pool is then nowhere */
 	fk_mount_fail = NULL;
 	fr_capture_stderr();
-	assert_false(CALLS_FATAL(load_stack_modules(&c)));
+	assert_true(CALLS_FATAL(load_stack_modules(&c)));
 	assert_non_null(strstr(fr_stderr(), "modules disk has no " KVER "/modules.dep"));
+	assert_non_null(strstr(fk_fatal_msg, "dm-thin-pool"));
 	assert_null(c.disk_db);
 	/* no modules disk at all */
 	fk_reset();
@@ -820,6 +855,8 @@ int main(void)
 		cmocka_unit_test_teardown(disk_waits, cleanup),
 		cmocka_unit_test_teardown(stack_modules_generic_aes, cleanup),
 		cmocka_unit_test_teardown(stack_modules_aesni, cleanup),
+		cmocka_unit_test_teardown(stack_modules_thread, cleanup),
+		cmocka_unit_test_teardown(stack_modules_thread_then_disk, cleanup),
 		cmocka_unit_test_teardown(stack_modules_missing, cleanup),
 		cmocka_unit_test_teardown(modules_disk, cleanup),
 		cmocka_unit_test_teardown(modules_disk_refusals, cleanup),
