@@ -37,6 +37,8 @@
 #define DM_POOL "ephemeral-pool"
 #define DM_ROOT "dmroot"
 #define DM_PRIVATE "ephemeral-private"
+/* Every device we create carries the dm uuid DM_UUID_PREFIX + its name. */
+#define DM_UUID_PREFIX "QUBES-EPHEMERAL-"
 
 struct disk {
 	char name[CMDLINE_DISK_NAME_MAX + 8];  /* under /dev, e.g. "xvda3" */

@@ -84,13 +84,18 @@ static int redirect_names(struct ctx *c)
  * flags cleared, and a device no longer in use (swapoff, umount) would then be
  * offered to dom0 by Qubes' 99-qubes-block.rules. A runtime rule (read by the
  * new root's udevd from /run, nothing written into the root) marks every one
- * of our devices on every event, by its kernel dm name, whatever the flags. */
+ * of our devices on every event, whatever the flags and whatever its name: by
+ * the dm uuid every device we create carries, read from sysfs (55-dm.rules
+ * sets DM_UUID only for events it trusts, e.g. not for a coldplug "add"
+ * without its flags); the DM_UUID line covers "remove", when sysfs is gone. */
 #define HIDE_RULES "/run/udev/rules.d/98-qubes-ephemeral-hide.rules"
 static int hide_from_dom0(void)
 {
 	static const char rule[] =
 		"# qubes-ephemeral: never offer our devices to dom0 (Qubes' 99-qubes-block.rules)\n"
-		"SUBSYSTEM==\"block\", KERNEL==\"dm-*\", ATTR{dm/name}==\"ephemeral-*|" DM_ROOT "\", "
+		"SUBSYSTEM==\"block\", KERNEL==\"dm-*\", ATTR{dm/uuid}==\"" DM_UUID_PREFIX "*\", "
+		"ENV{QUBES_EXPORT_BLOCK_DEVICE}=\"0\", ENV{UDISKS_IGNORE}=\"1\"\n"
+		"SUBSYSTEM==\"block\", KERNEL==\"dm-*\", ENV{DM_UUID}==\"" DM_UUID_PREFIX "*\", "
 		"ENV{QUBES_EXPORT_BLOCK_DEVICE}=\"0\", ENV{UDISKS_IGNORE}=\"1\"\n";
 	mkdir("/run/udev/rules.d", 0755);
 	int r = write_file_atomic(HIDE_RULES, rule, sizeof(rule) - 1, 0644);

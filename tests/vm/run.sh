@@ -231,7 +231,11 @@ check_expect() {
 		agent_mkfs) [ "$(guest_val "$log" agent_mkfs)" = 1 ] || FAILS+=("the agent did not create the private file system (first boot)") ;;
 		agent_mounts) agent_mounts_ok "$log" || FAILS+=("/, /rw, /home, /usr/local, swap not all on our devices: $(tr -d '\r' <"$log" | grep -o 'agent_mounts .*' | tail -1)") ;;
 		no_qdb_block) [ "$(guest_val "$log" agent_qdb_block_ours_boot)" = 0 ] && [ "$(guest_val "$log" agent_qdb_block_ours_after)" = 0 ] ||
-			FAILS+=("a /qubes-block-devices/ qubesdb write names one of our devices") ;;
+			FAILS+=("a /qubes-block-devices/ qubesdb write names one of our devices")
+			[ "$(guest_val "$log" agent_qdb_block_probe_hidden)" = 0 ] ||
+				FAILS+=("a probe device with our dm uuid was offered to dom0 (hidden=$(guest_val "$log" agent_qdb_block_probe_hidden))")
+			[ "$(guest_val "$log" agent_qdb_block_probe_control)" -gt 0 ] 2>/dev/null ||
+				FAILS+=("control: without our udev rule the probe was not offered either (the check cannot fail: $(guest_val "$log" agent_qdb_block_probe_control))") ;;
 		persistence:*) [ "$(guest_val "$log" persistence)" = "${e#persistence:}," ] || FAILS+=("agent persistence is not ${e#persistence:}") ;;
 		qubes_cow) [ "$R_QUBES_COW" = yes ] && tr -d '\r' <"$log" | grep -qE '^GUEST dm-table: dmroot: 0 [0-9]+ snapshot ' ||
 			FAILS+=("Qubes' COW hook did not make dmroot (a dm-snapshot)") ;;

@@ -40,3 +40,30 @@ if [ -n "$sw" ] && swapon --show=NAME --noheadings | grep -qx "$sw"; then
 fi
 echo "GUEST agent_qdb_block_ours_after=$(blockw)"
 sed 's/^/GUEST qdb-write-after: /' /run/qe-qubesdb/writes.log | tail -n 20
+# what udev holds for ours after those events (what Qubes' 99-qubes-block.rules saw)
+for d in $(ours); do
+	echo "GUEST agent_udev $d: $(udevadm info -q property "/dev/$d" | grep -E '^(DM_NAME|DM_UUID|QUBES_EXPORT_BLOCK_DEVICE|UDISKS_IGNORE|DM_UDEV_DISABLE_DISK_RULES_FLAG)=' | tr '\n' ' ')"
+done
+# The rule hides by dm uuid, whatever the name: a probe device not in use,
+# with our uuid prefix and a name that is not ours, made by dmsetup (udev
+# flags clear) must not be offered. Control: with our rule gone, Qubes' rules
+# offer that same probe (so this check can fail).
+probew() { grep -c "^write /qubes-block-devices/$1/" /run/qe-qubesdb/writes.log; }
+hide=/run/udev/rules.d/98-qubes-ephemeral-hide.rules
+if dmsetup create qe-probe --uuid QUBES-EPHEMERAL-qe-probe --table "0 2048 zero"; then
+	udevadm settle -t 60
+	p=$(readlink -f /dev/mapper/qe-probe); p=${p#/dev/}
+	udevadm trigger --action=change "/sys/class/block/$p"; udevadm settle -t 60
+	echo "GUEST agent_qdb_block_probe_hidden=$(probew "$p")"
+	if [ -f "$hide" ] && mv "$hide" /run/qe-hide.rules.off; then
+		udevadm control --reload
+		udevadm trigger --action=change "/sys/class/block/$p"; udevadm settle -t 60
+		echo "GUEST agent_qdb_block_probe_control=$(probew "$p")"
+		mv /run/qe-hide.rules.off "$hide"; udevadm control --reload
+	else
+		echo "GUEST agent_qdb_block_probe_control=norule"
+	fi
+	dmsetup remove qe-probe; udevadm settle -t 60
+else
+	echo "GUEST agent_qdb_block_probe_hidden=nodevice"
+fi
