@@ -20,9 +20,9 @@ set -euo pipefail
 FAIL_STEPS=(readonly key crypt pool thin swapon mount switch-root)
 SCENARIOS=(ephemeral control stock ext4-1k no-aesni drift crash keys exhaust discard variant-pvh variant-hvm systemd systemd-stock)
 # the real Qubes agent's boot scripts and units (agent-root.sh)
-SCENARIOS+=(agent-dispvm agent-blank)
+SCENARIOS+=(agent-dispvm agent-blank agent-noswap)
 # written, not yet seen passing: run by name only, not in `all` (CI time too)
-NAMED_ONLY=(agent-appvm agent-noswap)
+NAMED_ONLY=(agent-appvm)
 # the variant booted without qubes.ephemeral (its stock mode) next to `stock`
 SCENARIOS+=(variant-stock)
 # in-VM kernels: kernel + initramfs generated inside the template (invm-root.sh)
