@@ -166,8 +166,68 @@ static int check_modules_img(struct build *b, int fd)
 
 /* --- the patched initramfs --- */
 
-/* Our cpio: the folders of the version file, /init, the version file. */
-static int our_cpio(const struct kctx *c, char **buf, size_t *len)
+/* The original's /init as the kernel would leave it: the last one in its
+ * uncompressed archives, then in its compressed part. Kept in our cpio so
+ * that stock mode runs it unchanged. */
+struct orig_init {
+	unsigned char *buf;     /* the decompressed part, when it came from there */
+	struct newc_file f;
+	bool found;
+};
+
+static int find_original_init(int fd, struct orig_init *o)
+{
+	struct stat st;
+	struct ird_scan s;
+	char why[256];
+	int r;
+
+	memset(o, 0, sizeof(*o));
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	unsigned char *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	r = initramfs_scan(p, (size_t)st.st_size, &s, why, sizeof(why));
+	if (r == 0) {
+		size_t plain = s.comp == IRD_NONE ? (size_t)st.st_size : (size_t)s.comp_offset;
+		struct newc_file f;
+		r = newc_find_last(p, plain, "init", &f);
+		if (r == 0) {
+			/* copied out: p goes away below */
+			if (!(o->buf = malloc(f.size ? f.size : 1)))
+				r = -ENOMEM;
+			else {
+				memcpy(o->buf, f.data, f.size);
+				o->f = f, o->f.data = o->buf, o->found = true;
+			}
+		}
+		if (r == -ENOENT)
+			r = 0;
+	}
+	munmap(p, (size_t)st.st_size);
+	if (r < 0 || s.comp == IRD_NONE)
+		return r;
+	unsigned char *d;
+	size_t dlen;
+	if (lseek(fd, (off_t)s.comp_offset, SEEK_SET) < 0)
+		return -errno;
+	if ((r = kio_decompress_all(fd, s.comp, KERNEL_ORIGINAL_INIT_MAX, &d, &dlen)) < 0)
+		return r;
+	struct newc_file f;
+	r = newc_find_last(d, dlen, "init", &f);
+	if (r == 0) {
+		free(o->buf);
+		o->buf = d, o->f = f, o->found = true;
+		return 0;
+	}
+	free(d);
+	return r == -ENOENT ? 0 : r;
+}
+
+/* Our cpio: the folders of the version file, /init, the version file, the
+ * original /init when there is one. */
+static int our_cpio(const struct kctx *c, const struct orig_init *o, char **buf, size_t *len)
 {
 	static const char *dirs[] = { "usr", "usr/lib", "usr/lib/qubes-ephemeral" };
 	struct cpio_writer w;
@@ -183,6 +243,17 @@ static int our_cpio(const struct kctx *c, char **buf, size_t *len)
 		r = cpio_add_dir(&w, dirs[i], 0755);
 	r = cpio_add_file(&w, "init", 0755, c->init, c->init_len);
 	r = cpio_add_file(&w, KERNEL_VERSION_PATH, 0644, version, strlen(version));
+	if (o->found && (o->f.mode & 0170000) == 0120000) {
+		char target[4096];
+		if (o->f.size >= sizeof(target))
+			r = -ENAMETOOLONG;
+		else {
+			snprintf(target, sizeof(target), "%.*s", (int)o->f.size, (const char *)o->f.data);
+			r = cpio_add_symlink(&w, KERNEL_ORIGINAL_INIT_PATH, target);
+		}
+	} else if (o->found) {
+		r = cpio_add_file(&w, KERNEL_ORIGINAL_INIT_PATH, o->f.mode & 07777, o->f.data, o->f.size);
+	}
 	r = cpio_finish(&w);       /* errors stick: this one says if any failed */
 	if (fclose(f) != 0 && r == 0)
 		r = -errno;
@@ -246,7 +317,17 @@ static int write_initramfs(struct build *b, int srcfd, mode_t mode, uint64_t *cp
 	if ((r = kio_write_all(fd, zeros, pad)) < 0)
 		goto out;
 	kio_test_kill("append");
-	if ((r = our_cpio(b->c, &cpio, &cpio_len)) < 0)
+	struct orig_init o;
+	if ((r = find_original_init(srcfd, &o)) < 0) {
+		log_errno(r, "cannot read the /init of %s/initramfs (to keep it for stock mode)", b->ver);
+		goto out;
+	}
+	if (!o.found)
+		log_info("warning: %s/initramfs has no /init; without qubes.ephemeral=1 the variant uses "
+			 "ephemeral-init's own stock mode", b->ver);
+	r = our_cpio(b->c, &o, &cpio, &cpio_len);
+	free(o.buf);
+	if (r < 0)
 		goto out;
 	if ((r = kio_write_all(fd, cpio, cpio_len)) < 0)
 		goto out;

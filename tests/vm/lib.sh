@@ -166,6 +166,34 @@ _modules_img_without_build() { # MODULE... OUT
 }
 
 # ---------------------------------------------------------------- base initramfs
+# The base initramfs (the real Qubes one, gzip) without MODULE... (their
+# .ko files gone, depmod again): with modules_img_without, a kernel that has
+# the module nowhere. -> BASE_FAULT_INITRD
+base_initrd_without() { # NAME MODULE...
+	local name=$1; shift
+	BASE_FAULT_INITRD=$VM_CACHE/$(basename "$BASE_INITRD" .img)-without-$name.img
+	with_cache_lock _base_initrd_without_build "$BASE_INITRD" "$@" "$BASE_FAULT_INITRD"
+}
+
+_base_initrd_without_build() { # BASE MODULE... OUT
+	local base=$1 out=${!#} tmp m n
+	[ -f "$out" ] && return 0
+	[ "$(head -c 2 "$base" | od -An -tx1 | tr -d ' ')" = 1f8b ] || die "$base is not gzip'ed (expected from qubes_initrd)"
+	vm_tmpdir tmp
+	mkdir "$tmp/root"
+	(cd "$tmp/root" && gzip -dc "$base" | cpio -idm --quiet --no-absolute-filenames) || die "cannot unpack $base"
+	for m in "${@:2:$#-2}"; do
+		n=$(find "$tmp/root/usr/lib/modules/$KVER" -name "$m.ko*" | wc -l)
+		[ "$n" -ge 1 ] || die "$(basename "$base") holds no $m.ko: nothing to remove (has the base changed?)"
+		find "$tmp/root/usr/lib/modules/$KVER" -name "$m.ko*" -delete
+	done
+	depmod -b "$tmp/root" "$KVER" || die "depmod failed for $(basename "$out")"
+	(cd "$tmp/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9) >"$tmp/i.img" ||
+		die "cannot pack $(basename "$out")"
+	mv "$tmp/i.img" "$out"
+	vm_remove_tree "$tmp"
+}
+
 # Closure of module names over modules.dep; prints the relative .ko paths.
 module_closure() { # MODDIR NAME...
 	local moddir=$1; shift
@@ -306,11 +334,11 @@ qubes_initrd() { # -> QUBES_INITRD
 }
 
 # The initramfs under test: the base one + our /init, appended by the project's tool.
-test_initrd() { # INIT_BINARY OUT
-	local init=$1 out=$2
+test_initrd() { # INIT_BINARY OUT [BASE]
+	local init=$1 out=$2 base=${3:-$BASE_INITRD}
 	[ -x "$VM_REPO/build/initramfs-append" ] || die "build/initramfs-append is missing: run 'make -C $VM_REPO all'"
 	[ -x "$init" ] || die "$init is missing: run 'make -C $VM_REPO all'"
-	"$VM_REPO/build/initramfs-append" --init "$init" --version vm-test "$BASE_INITRD" "$out" >/dev/null ||
+	"$VM_REPO/build/initramfs-append" --init "$init" --version vm-test "$base" "$out" >/dev/null ||
 		die "initramfs-append failed for $init"
 }
 

@@ -34,11 +34,8 @@ NAMED_ONLY+=(invm-dracut-stock)
 for f in "${FAIL_STEPS[@]}"; do SCENARIOS+=("fault-$f"); done
 # faults from the outside (no injection): each must stop the boot with a line naming it
 SCENARIOS+=(fault-no-volatile fault-small-volatile fault-bad-option fault-disk-timeout)
-# The real Qubes initramfs (dracut's dm module) carries dm-crypt and
-# dm-thin-pool itself, so a modules disk without them no longer stops the
-# boot (it boots encrypted); these need the module gone from the base
-# initramfs too: by name only until then
-NAMED_ONLY+=(fault-no-dm-crypt fault-no-thin)
+# a module neither the initramfs nor the modules disk carries
+SCENARIOS+=(fault-no-dm-crypt fault-no-thin)
 # a step that never returns (test build): the watchdog must stop the boot
 SCENARIOS+=(fault-watchdog)
 VM_TIMEOUT=${VM_TIMEOUT:-300}
@@ -69,7 +66,7 @@ scenario_config() {
 	S_ROOT=busybox S_MEM=512 S_VOL_SIZE=$VOLATILE_IMG_SIZE S_PRIV_MIB=$PRIVATE_IMG_MIB
 	S_MODULES=$MODULES_IMG S_DUMP=0 S_VARIANT=
 	S_PRIV_BS=4096 S_ROOT_RO=1 S_PRIV_RO=1
-	S_KILL_ON= S_CPU=max S_INITRD= S_PRIV_BLANK=
+	S_KILL_ON= S_CPU=max S_INITRD= S_PRIV_BLANK= S_BASE=$BASE_INITRD S_RESIZE=0
 	case $1 in
 	ephemeral)
 		S_EXPECT="userspace done no_hits unchanged swap status_ok fstab_replaced" ;;
@@ -142,10 +139,12 @@ scenario_config() {
 		S_ROOT=${1#invm-} S_ROOT=${S_ROOT%-fault} S_MEM=1024 S_VOL_SIZE=256M
 		S_EXPECT="no_userspace fatal no_hits unchanged no_qubes_cow console:too_small_for_256_MiB_swap" ;;
 	variant-stock)
-		# the variant without qubes.ephemeral: must behave as `stock` (Qubes'
-		# own init) does: userspace, the leak, private written
+		# the variant without qubes.ephemeral: ephemeral-init runs the original
+		# initramfs' /init (kept by the variant builder), which is Qubes' real
+		# init.sh here: it must behave as `stock` does (userspace, the leak,
+		# private written) and say that it ran
 		S_VARIANT=pvh S_OPTS="" S_PRIV_RO=0
-		S_EXPECT="userspace done hits changed" ;;
+		S_EXPECT="userspace done hits changed console:stock_mode:_running_the_initramfs'_own_/init console:Qubes_initramfs_script_here:" ;;
 	variant-pvh|variant-hvm)
 		# a kernel folder laid out as Qubes does (zstd initramfs behind an early
 		# cpio), made ephemeral by `qvm-ephemeral kernel add`; PVH boots the
@@ -178,12 +177,15 @@ scenario_config() {
 	fault-small-volatile)
 		S_VOL_SIZE=256M
 		S_EXPECT="no_userspace fatal no_hits unchanged console:too_small_for_256_MiB_swap" ;;
-	fault-no-dm-crypt)
-		modules_img_without no-dm-crypt dm-crypt; S_MODULES=$MODULES_FAULT_IMG
-		S_EXPECT="no_userspace fatal no_hits unchanged console:cannot_load_kernel_module_dm-crypt" ;;
-	fault-no-thin)
-		modules_img_without no-thin dm-thin-pool; S_MODULES=$MODULES_FAULT_IMG
-		S_EXPECT="no_userspace fatal no_hits unchanged console:cannot_load_kernel_module_dm-thin-pool" ;;
+	fault-no-dm-crypt|fault-no-thin)
+		# the module nowhere: neither in the (real Qubes) initramfs, which
+		# carries dm-crypt and dm-thin-pool itself, nor on the modules disk
+		local m=dm-crypt
+		[ "$1" = fault-no-thin ] && m=dm-thin-pool
+		modules_img_without "${1#fault-}" "$m"; S_MODULES=$MODULES_FAULT_IMG
+		base_initrd_without "${1#fault-}" "$m"; S_BASE=$BASE_FAULT_INITRD
+		S_EXPECT="no_userspace fatal no_hits unchanged powered_off console:cannot_load_kernel_module_${m}:"
+		S_EXPECT+=" console:on_the_modules_disk;_refusing_to_boot_without_full_encryption,_powering_off" ;;
 	fault-bad-option)
 		S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.swap=12Q"
 		S_EXPECT="no_userspace fatal no_hits unchanged console:bad_value_in_\"qubes.ephemeral.swap=12Q\"" ;;
@@ -214,6 +216,7 @@ check_expect() {
 		userspace) [ "$R_USERSPACE" = yes ] || FAILS+=("userspace not reached") ;;
 		no_userspace) [ "$R_USERSPACE" = no ] || FAILS+=("userspace reached (want a stop before it)") ;;
 		fatal) [ "$R_FATAL" = yes ] || FAILS+=("no 'qubes-ephemeral: FATAL' line on the console") ;;
+		powered_off) [ "$R_RC" = 0 ] && [ "$R_KILLED" = no ] || FAILS+=("QEMU did not end by the guest's power-off (exit $R_RC)") ;;
 		done) [ "$R_DONE" = yes ] || FAILS+=("guest script did not finish") ;;
 		held) [ "$R_KILLED" = yes ] || FAILS+=("guest never reported holding; QEMU was not killed") ;;
 		no_hits) [ "$R_HITS" -eq 0 ] || FAILS+=("marker found $R_HITS times (want 0)") ;;
@@ -381,12 +384,13 @@ run_scenario() {
 		S_KERNEL=$VARIANT_VMLINUZ S_MODULES=$VARIANT_MODULES_IMG
 		if [ "$S_VARIANT" = pvh ]; then cp "$VARIANT_PVH_INITRD" "$dir/initrd.img"; else cp "$VARIANT_HVM_INITRD" "$dir/initrd.img"; fi
 	else
-		test_initrd "$S_INIT" "$dir/initrd.img"
+		test_initrd "$S_INIT" "$dir/initrd.img" "$S_BASE"
 	fi
 
-	local sum_root0 sum_priv0 sum_root1 sum_priv1
+	local sum_root0 sum_priv0 sum_root1 sum_priv1 size_root0 size_priv0
 	sum_root0=$(sha256sum <"$dir/root.img" | cut -d' ' -f1)
 	sum_priv0=$(sha256sum <"$dir/private.img" | cut -d' ' -f1)
+	size_root0=$(stat -c %s "$dir/root.img") size_priv0=$(stat -c %s "$dir/private.img")
 
 	# The guest derives the marker from the seed (see guest/init.sh), so the
 	# marker itself never appears on the command line or the console.
@@ -403,10 +407,15 @@ run_scenario() {
 		R_TIMEOUT=yes
 	fi
 
-	sum_root1=$(sha256sum <"$dir/root.img" | cut -d' ' -f1)
-	sum_priv1=$(sha256sum <"$dir/private.img" | cut -d' ' -f1)
+	# an origin grown on purpose (qe.resize): its old bytes the same, the new ones zeros
+	sum_root1=$(head -c "$size_root0" "$dir/root.img" | sha256sum | cut -d' ' -f1)
+	sum_priv1=$(head -c "$size_priv0" "$dir/private.img" | sha256sum | cut -d' ' -f1)
 	R_UNCHANGED=no
-	[ "$sum_root0" = "$sum_root1" ] && [ "$sum_priv0" = "$sum_priv1" ] && R_UNCHANGED=yes
+	[ "$sum_root0" = "$sum_root1" ] && [ "$sum_priv0" = "$sum_priv1" ] &&
+		[ "$(tail -c +$((size_root0 + 1)) "$dir/root.img" | tr -d '\0' | wc -c)" = 0 ] &&
+		[ "$(tail -c +$((size_priv0 + 1)) "$dir/private.img" | tr -d '\0' | wc -c)" = 0 ] && R_UNCHANGED=yes
+	[ "$(stat -c %s "$dir/root.img")" = "$size_root0" ] && [ "$(stat -c %s "$dir/private.img")" = "$size_priv0" ] ||
+		echo "   origins grown: root $size_root0 -> $(stat -c %s "$dir/root.img"), private $size_priv0 -> $(stat -c %s "$dir/private.img") bytes" >&2
 
 	local counts h_root h_priv h_vol h_mod
 	counts=$(python3 "$VM_DIR/scan.py" "$tok" "$dir/root.img" "$dir/private.img" "$dir/volatile.img" "$S_MODULES") ||
