@@ -20,9 +20,8 @@ set -euo pipefail
 FAIL_STEPS=(readonly key crypt pool thin swapon mount switch-root)
 SCENARIOS=(ephemeral control stock ext4-1k no-aesni drift crash keys exhaust discard variant-pvh variant-hvm systemd systemd-stock)
 # the real Qubes agent's boot scripts and units (agent-root.sh)
-SCENARIOS+=(agent-dispvm agent-blank agent-noswap)
-# written, not yet seen passing: run by name only, not in `all` (CI time too)
-NAMED_ONLY=(agent-appvm)
+SCENARIOS+=(agent-dispvm agent-appvm agent-blank agent-noswap)
+NAMED_ONLY=()
 # the variant booted without qubes.ephemeral (its stock mode) next to `stock`
 SCENARIOS+=(variant-stock)
 # in-VM kernels: kernel + initramfs generated inside the template (invm-root.sh)
@@ -119,7 +118,12 @@ scenario_config() {
 		S_EXPECT="userspace done no_hits unchanged status_ok no_failed_units no_device_waits private_mounted agent_mounts agent_fsck no_qdb_block"
 		case $1 in
 		agent-dispvm) S_OPTS="$EPHEMERAL_OPTS $AGENT_OPTS qe.qdb=dispvm"; S_EXPECT="$S_EXPECT swap persistence:none" ;;
-		agent-appvm) S_OPTS="$EPHEMERAL_OPTS $AGENT_OPTS qe.qdb=appvm"; S_EXPECT="$S_EXPECT swap persistence:rw-only" ;;
+		agent-appvm)
+			# also: dom0 grows root and private while it runs (QMP block_resize,
+			# so attached writable: our init sets them read-only) and calls
+			# qubes.ResizeDisk
+			S_OPTS="$EPHEMERAL_OPTS $AGENT_OPTS qe.qdb=appvm qe.resize=1" S_RESIZE=1 S_ROOT_RO=0 S_PRIV_RO=0
+			S_EXPECT="$S_EXPECT swap persistence:rw-only resize_safe fstab_reinstall" ;;
 		agent-blank) S_OPTS="$EPHEMERAL_OPTS $AGENT_OPTS qe.qdb=dispvm" S_PRIV_BLANK=1; S_EXPECT="$S_EXPECT swap agent_mkfs" ;;
 		agent-noswap) S_OPTS="qubes.ephemeral=1 qubes.ephemeral.swap=0 $AGENT_OPTS qe.qdb=appvm" ;;
 		esac ;;
@@ -239,6 +243,17 @@ check_expect() {
 				FAILS+=("a probe device with our dm uuid was offered to dom0 (hidden=$(guest_val "$log" agent_qdb_block_probe_hidden))")
 			[ "$(guest_val "$log" agent_qdb_block_probe_control)" -gt 0 ] 2>/dev/null ||
 				FAILS+=("control: without our udev rule the probe was not offered either (the check cannot fail: $(guest_val "$log" agent_qdb_block_probe_control))") ;;
+		fstab_reinstall)
+			tr -d '\r' <"$log" | grep -qE "^GUEST agent_fstab_reinstall=ok mount_a_rc=0 swapon_a_rc=0 vdb=ephemeral-private vdc1=ephemeral-swap failed_after=0 swaps_after=[^ ,]+,$" ||
+				FAILS+=("reinstalling the packaged /etc/fstab (rename, daemon-reload, mount -a, swapon -a) did not keep everything on our devices: $(tr -d '\r' <"$log" | grep -o 'agent_fstab_reinstall=.*' | tail -1)") ;;
+		resize_safe)
+			[ "$(guest_val "$log" resize_seen)" = yes ] || FAILS+=("the guest did not see root and private grow (QMP block_resize)")
+			[ "$(guest_val "$log" resize_tables_same)" = yes ] || FAILS+=("qubes.ResizeDisk changed a device-mapper table or size")
+			local v
+			for v in private root; do
+				tr -d '\r' <"$log" | grep -q "^GUEST resize_qrexec_$v rc=1: qubes-ephemeral: '$v' not resized inside this ephemeral qube" ||
+					FAILS+=("qubes.ResizeDisk $v through qrexec's path: not our clear refusal")
+			done ;;
 		persistence:*) [ "$(guest_val "$log" persistence)" = "${e#persistence:}," ] || FAILS+=("agent persistence is not ${e#persistence:}") ;;
 		qubes_cow) [ "$R_QUBES_COW" = yes ] && tr -d '\r' <"$log" | grep -qE '^GUEST dm-table: dmroot: 0 [0-9]+ snapshot ' ||
 			FAILS+=("Qubes' COW hook did not make dmroot (a dm-snapshot)") ;;
@@ -296,8 +311,15 @@ guest_val() { # LOG KEY
 # Reads the console as it comes; on a line containing TEXT kills QEMU
 # (the "killed" scenario) and leaves FLAGFILE behind.
 watch_console() { # TEXT PIDFILE FLAGFILE
-	local line
+	local line d
+	d=$(dirname "$2")
 	while IFS= read -r line; do
+		# qe.resize=1: grow root and private by 64 MiB, as dom0 does to a running qube
+		if [ "$S_RESIZE" = 1 ] && [ ! -e "$d/resized" ] && [[ $line == *"GUEST resize_now=yes"* ]]; then
+			touch "$d/resized"
+			python3 "$VM_DIR/qmp_resize.py" "$d/qmp.sock" 64 "$d/root.img" "$d/private.img" >&2 ||
+				echo "vm: QMP block_resize failed" >&2
+		fi
 		if [ -n "$1" ] && [ ! -e "$3" ] && [[ $line == *"$1"* ]]; then
 			if [ "$S_DUMP" = 1 ]; then
 				python3 "$VM_DIR/qmp_dump.py" "$(dirname "$2")/qmp.sock" "$(dirname "$2")/memory.dump" >&2 ||
