@@ -472,6 +472,8 @@ run_scenario() {
 	# Qubes' own COW hook (qubes-linux-utils qubes_cow_setup) says when it runs
 	R_QUBES_COW=no
 	grep -qE 'Qubes: Doing (COW|R/W) setup' "$log" && R_QUBES_COW=yes
+	# (dracut's systemd initramfs logs it to the journal: the guest counts it there)
+	[ "$(guest_val "$log" qubes_cow_journal)" -gt 0 ] 2>/dev/null && R_QUBES_COW=yes
 	if grep -qF "$tok" "$log"; then
 		echo "vm: WARNING: the marker appeared on the console of $name" >&2
 	fi
