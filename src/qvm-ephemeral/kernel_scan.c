@@ -180,6 +180,7 @@ static const char *path_rel(const char *n)
 
 int newc_find_last(const unsigned char *b, size_t len, const char *name, struct newc_file *f)
 {
+	struct newc_file last = { 0 };
 	uint64_t off = 0;
 	bool found = false;
 
@@ -205,12 +206,13 @@ int newc_find_last(const unsigned char *b, size_t len, const char *name, struct 
 			uint32_t type = e.mode & 0170000;
 			/* a later entry of another type replaces it as well */
 			found = type == 0100000 || type == 0120000;
-			f->data = e.data, f->size = e.size, f->mode = e.mode;
+			last = (struct newc_file){ e.data, e.size, e.mode };
 		}
 	}
 	if (!found)
-		memset(f, 0, sizeof(*f));
-	return found ? 0 : -ENOENT;
+		return -ENOENT;
+	*f = last;
+	return 0;
 }
 
 bool ext_magic_ok(const unsigned char *b, size_t len)
