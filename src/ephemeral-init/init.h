@@ -38,6 +38,8 @@
 #define DM_POOL "ephemeral-pool"
 #define DM_ROOT "dmroot"
 #define DM_PRIVATE "ephemeral-private"
+/* Every device we create carries the dm uuid DM_UUID_PREFIX + its name. */
+#define DM_UUID_PREFIX "QUBES-EPHEMERAL-"
 
 struct disk {
 	char name[CMDLINE_DISK_NAME_MAX + 8];  /* under /dev, e.g. "xvda3" */
@@ -171,7 +173,15 @@ int build_stack(struct ctx *c);
 int swap_format(const char *devpath, uint64_t bytes);
 int swap_enable(const char *devpath);
 
-/* stock.c: the stock Qubes init behaviour */
+/* stock.c: the stock Qubes init behaviour. The variant builder
+ * (qvm-ephemeral kernel, KERNEL_ORIGINAL_INIT_PATH) keeps the original
+ * initramfs' /init here; without qubes.ephemeral=1 it runs instead of us. */
+#define ORIGINAL_INIT "/usr/lib/qubes-ephemeral/original-init"
+/* Execs ORIGINAL_INIT with argv in stock mode, before anything else is
+ * done; returns in ephemeral mode, when there is none (an initramfs made
+ * by initramfs-append) or when it cannot be run (said on the console). */
+void stock_exec_original(char **argv);
+/* Our own re-implementation of Qubes' init.sh, for those cases. */
 int stock_setup(struct ctx *c);
 
 /* newroot.c: edits inside the new (throw-away) root, state for the status tool */

@@ -4,7 +4,7 @@
  * With qubes.ephemeral=1 every write path of the VM (root, private, swap)
  * goes through dm-crypt under a key that only this boot's kernel holds; the
  * origin disks are set read-only first. Any failure stops the boot before
- * userspace. Without it, it does what the stock Qubes init does. */
+ * userspace. Without it, the original initramfs' /init runs (stock.c). */
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -85,6 +85,8 @@ int main(int argc, char **argv)
 	if (!root_is_initramfs())
 		fatal("/ is not an initramfs (ramfs or tmpfs): ephemeral-init runs only as the /init of an "
 		      "initramfs; remove init= from the kernel command line");
+	/* stock mode of a variant: the original /init, before we touch anything */
+	stock_exec_original(argv);
 	if ((r = mount_early()) < 0)
 		fatal("cannot mount /proc, /sys, /dev or /run: %s", strerror(-r));
 	read_cmdline(&c);

@@ -84,17 +84,46 @@ static int redirect_names(struct ctx *c)
  * flags cleared, and a device no longer in use (swapoff, umount) would then be
  * offered to dom0 by Qubes' 99-qubes-block.rules. A runtime rule (read by the
  * new root's udevd from /run, nothing written into the root) marks every one
- * of our devices on every event, by its kernel dm name, whatever the flags. */
+ * of our devices on every event, whatever the flags and whatever its name: by
+ * the dm uuid every device we create carries, read from sysfs (55-dm.rules
+ * sets DM_UUID only for events it trusts, e.g. not for a coldplug "add"
+ * without its flags); the DM_UUID line covers "remove", when sysfs is gone. */
 #define HIDE_RULES "/run/udev/rules.d/98-qubes-ephemeral-hide.rules"
 static int hide_from_dom0(void)
 {
 	static const char rule[] =
 		"# qubes-ephemeral: never offer our devices to dom0 (Qubes' 99-qubes-block.rules)\n"
-		"SUBSYSTEM==\"block\", KERNEL==\"dm-*\", ATTR{dm/name}==\"ephemeral-*|" DM_ROOT "\", "
+		"SUBSYSTEM==\"block\", KERNEL==\"dm-*\", ATTR{dm/uuid}==\"" DM_UUID_PREFIX "*\", "
+		"ENV{QUBES_EXPORT_BLOCK_DEVICE}=\"0\", ENV{UDISKS_IGNORE}=\"1\"\n"
+		"SUBSYSTEM==\"block\", KERNEL==\"dm-*\", ENV{DM_UUID}==\"" DM_UUID_PREFIX "*\", "
 		"ENV{QUBES_EXPORT_BLOCK_DEVICE}=\"0\", ENV{UDISKS_IGNORE}=\"1\"\n";
 	mkdir("/run/udev/rules.d", 0755);
 	int r = write_file_atomic(HIDE_RULES, rule, sizeof(rule) - 1, 0644);
 	return r < 0 ? log_errno(r, "cannot write %s", HIDE_RULES) : 0;
+}
+
+/* dom0's `qvm-volume resize` of a running qube calls qubes.ResizeDisk in it.
+ * Qubes' script would grow /dev/xvdb (here our private thin device, fixed in
+ * size at boot: resize2fs finds nothing to do) or rebuild dmroot as a
+ * snapshot on /dev/xvdc2 (a plaintext COW; no such device exists here, the
+ * table load fails). Neither writes in the clear, but both leave a puzzling
+ * message. qrexec (R4.3) looks for services in /run/qubes-rpc first: ours
+ * there says what happens instead and fails, so dom0 reports it. */
+#define RESIZE_SERVICE_DIR "/run/qubes-rpc"
+#define RESIZE_SERVICE RESIZE_SERVICE_DIR "/qubes.ResizeDisk"
+static int resize_guard(void)
+{
+	static const char script[] =
+		"#!/bin/sh\n"
+		"# qubes-ephemeral (written by ephemeral-init at boot, in /run only): an\n"
+		"# ephemeral qube's root and private are encrypted throw-away copies sized at boot.\n"
+		"read -r disk_name\n"
+		"echo \"qubes-ephemeral: '$disk_name' not resized inside this ephemeral qube (its root and private are "
+		"encrypted copies sized at boot, nothing was changed); the private file system grows at the next start\" >&2\n"
+		"exit 1\n";
+	mkdir(RESIZE_SERVICE_DIR, 0755);
+	int r = write_file_atomic(RESIZE_SERVICE, script, sizeof(script) - 1, 0755);
+	return r < 0 ? log_errno(r, "cannot write %s", RESIZE_SERVICE) : 0;
 }
 
 /* udev in the new root sees our devices only through coldplug "add" events,
@@ -151,6 +180,8 @@ int newroot_prepare(struct ctx *c)
 {
 	int r;
 	if ((r = redirect_names(c)) < 0)
+		return r;
+	if ((r = resize_guard()) < 0)
 		return r;
 	return seed_udev_db(c);
 }

@@ -26,7 +26,7 @@ static int create_device(struct ctx *c, const char *name, const char *type,
 	char uuid[64];
 	int r;
 
-	snprintf(uuid, sizeof(uuid), "QUBES-EPHEMERAL-%s", name);
+	snprintf(uuid, sizeof(uuid), DM_UUID_PREFIX "%s", name);
 	if ((r = dm_create(c->dm, name, uuid, dev)) < 0)
 		return step_fail(c, r, "cannot create device-mapper device %s", name);
 	if ((r = dm_load(c->dm, name, &t, 1, false, secure)) < 0)

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Stock mode: what Qubes' own initramfs (dracut/simple/init.sh) does, for a
- * qube that boots this initramfs without qubes.ephemeral=1.
+/* Stock mode, for a qube that boots this initramfs without qubes.ephemeral=1.
+ * A variant made by `qvm-ephemeral kernel` keeps the original /init (Qubes'
+ * dracut/simple/init.sh) and runs it: "without the flag nothing changes"
+ * holds by construction, whatever Qubes' init does now or later. Only an
+ * initramfs without it (made by initramfs-append, which keeps none) uses
+ * stock_setup below: what Qubes' init.sh does, re-implemented.
  *   read-only root: volatile = [1 MiB gap][1 GiB swap][COW], dmroot = snapshot
  *   writable root:  volatile = [1 MiB gap][1 GiB swap][spare], dmroot -> root */
 #include <errno.h>
@@ -9,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +23,39 @@
 #include "init.h"
 #include "log.h"
 #include "mbr.h"
+
+/* Nothing may be left behind for the original init: /proc is mounted only
+ * to read the command line and unmounted again. */
+static bool ephemeral_requested(void)
+{
+	static struct options o;
+	char buf[4096], err[256];
+	bool mounted = mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0;
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -errno : read_full(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (mounted)
+		umount("/proc");
+	if (n < 0)
+		return true;   /* cannot tell: main() reads it again and says why */
+	buf[n] = 0;
+	if (cmdline_parse(buf, &o, err, sizeof(err)) < 0)
+		/* a bad qubes.ephemeral.* option is no concern of Qubes' init,
+		 * unless ephemeral mode was asked for: main() stops with it */
+		return strstr(buf, "qubes.ephemeral=1") != NULL;
+	return o.ephemeral;
+}
+
+void stock_exec_original(char **argv)
+{
+	struct stat st;
+	if (lstat(ORIGINAL_INIT, &st) < 0 || ephemeral_requested())
+		return;
+	log_info("stock mode: running the initramfs' own /init (kept as " ORIGINAL_INIT ")");
+	execv(ORIGINAL_INIT, argv);
+	log_errno(-errno, "cannot run " ORIGINAL_INIT "; using ephemeral-init's own stock mode");
+}
 
 #define STOCK_SWAP_SECTORS (UINT64_C(1) << 21)  /* 1 GiB, as the stock init */
 

@@ -275,7 +275,7 @@ static int load_payload(const struct args *a, struct append_payload *p, struct a
 		if ((r = load_file(ad->src, &bufs[i + 1], &len, &mode)) < 0)
 			return log_errno(r, "cannot read --add SRC \"%s\"", ad->src);
 		unsigned m = ad->mode >= 0 ? (unsigned)ad->mode : mode;
-		extra[i] = (struct append_file){ ad->dest, bufs[i + 1], len, m };
+		extra[i] = (struct append_file){ ad->dest, bufs[i + 1], len, m, false };
 	}
 	return 0;
 }
@@ -315,13 +315,13 @@ static int load_carried(const char *dir, struct append_file *extra, size_t *n, c
 			break;
 		}
 		bufs[(*nb)++] = dest;
-		extra[(*n)++] = (struct append_file){ dest, data, len, 0644 };
+		extra[(*n)++] = (struct append_file){ dest, data, len, 0644, false };
 	}
 	if (r == 0 && (r = carry_depfile(dep, dep_len, paths, count, &depfile, &len)) < 0)
 		log_errno(r, "cannot write the carried modules.dep");
 	if (r == 0) {
 		bufs[(*nb)++] = depfile;
-		extra[(*n)++] = (struct append_file){ CARRIED_MODULES_REL "/modules.dep", depfile, len, 0644 };
+		extra[(*n)++] = (struct append_file){ CARRIED_MODULES_REL "/modules.dep", depfile, len, 0644, false };
 		if (missing)
 			log_info("%zu of the stack's modules are not in \"%s\" (built in or absent there): "
 				 "the VM looks for them on its modules disk", missing, dir);

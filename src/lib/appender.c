@@ -122,8 +122,23 @@ int append_cpio(const struct append_payload *p, char **buf, size_t *len)
 	add_parents(&w, paths, n);
 	cpio_add_file(&w, "init", 0755, p->init, p->init_len);
 	cpio_add_file(&w, APPEND_VERSION_PATH, 0644, version, strlen(version));
-	for (size_t i = 0; i < p->nextra; i++)
-		cpio_add_file(&w, p->extra[i].dest, p->extra[i].mode, p->extra[i].data, p->extra[i].len);
+	for (size_t i = 0; i < p->nextra; i++) {
+		const struct append_file *e = &p->extra[i];
+		if (!e->symlink) {
+			cpio_add_file(&w, e->dest, e->mode, e->data, e->len);
+			continue;
+		}
+		char *target = strndup(e->data, e->len);
+		if (!target) {
+			fclose(f);
+			free(*buf);
+			*buf = NULL;
+			r = -ENOMEM;
+			goto out;
+		}
+		cpio_add_symlink(&w, e->dest, target);
+		free(target);
+	}
 	r = cpio_finish(&w);       /* errors stick: this one says if any failed */
 	if (fclose(f) != 0 && r == 0)
 		r = errno ? -errno : -EIO;

@@ -30,9 +30,10 @@ bool append_input_ok(const void *head, size_t n);
 
 struct append_file {
 	const char *dest;       /* relative path inside the archive */
-	const void *data;
+	const void *data;       /* a symlink's target when symlink */
 	size_t len;
-	unsigned mode;          /* permission bits */
+	unsigned mode;          /* permission bits (a symlink's are 0777) */
+	bool symlink;
 };
 
 struct append_payload {

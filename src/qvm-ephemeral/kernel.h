@@ -4,7 +4,8 @@
  * KERNELS_DIR/VER/ is never written. KERNELS_DIR/VER-ephemeral/ holds:
  *   vmlinuz, default-kernelopts-*.txt, memory-hotplug-supported, ...  copies
  *   initramfs    VER's bytes, zeros to 512, then our uncompressed newc cpio
- *                (init = ephemeral-init, usr/lib/qubes-ephemeral/version)
+ *                (init = ephemeral-init, usr/lib/qubes-ephemeral/version,
+ *                usr/lib/qubes-ephemeral/original-init = VER's own /init)
  *   modules.img  VER's image whose top-level `initramfs` (the copy HVMs boot
  *                through the stubdomain) is the initramfs above
  *   .qubes-ephemeral-source  the manifest: what it was made from (below)
@@ -29,6 +30,10 @@
 #define KERNEL_TOOL_VERSION QE_VERSION
 #define KERNEL_INIT_DEFAULT "/usr/lib/qubes-ephemeral/ephemeral-init"
 #define KERNEL_MANIFEST ".qubes-ephemeral-source"
+/* the original initramfs' /init, kept: ephemeral-init runs it in stock
+ * mode (src/ephemeral-init/init.h ORIGINAL_INIT, the same path) */
+#define KERNEL_ORIGINAL_INIT_PATH "usr/lib/qubes-ephemeral/original-init"
+#define KERNEL_ORIGINAL_INIT_MAX ((size_t)1 << 30)  /* decompressed initramfs bytes read to find it */
 /* exit code of `kernel sync` when an original folder is still being
  * written (package install in progress): the service retries later */
 #define KERNEL_EXIT_RETRY 75
@@ -106,6 +111,19 @@ int initramfs_scan(const unsigned char *b, size_t len, struct ird_scan *s, char 
  * a well-formed newc archive. */
 int newc_find(const unsigned char *b, size_t len, const char *name, const unsigned char **data, size_t *dlen);
 
+/* The file or symlink the kernel leaves at path name (relative, e.g.
+ * "init"; entries "./init" and "/init" count) after unpacking the
+ * concatenated newc archives at b (NUL padding between them): the last
+ * entry of that name wins. 0 with *f (data inside b), -ENOENT when there is
+ * none (or the last is neither a file nor a symlink), -EINVAL when b is not
+ * such archives. */
+struct newc_file {
+	const unsigned char *data;  /* file bytes, or the symlink's target (not NUL-terminated) */
+	size_t size;
+	uint32_t mode;
+};
+int newc_find_last(const unsigned char *b, size_t len, const char *name, struct newc_file *f);
+
 /* true when b (at least 1024 + 58 bytes from the image start) holds an
  * ext2/3/4 superblock magic. */
 bool ext_magic_ok(const unsigned char *b, size_t len);
@@ -134,6 +152,10 @@ int kio_run(int cwdfd, char *const argv[], const char *input, char **output);
 /* Decompresses from fd's current offset with the tool for comp and returns
  * its first n bytes (fewer when the stream is shorter). -ENOENT: no tool. */
 int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n, size_t *got);
+/* All of the compressed stream at fd's offset, decompressed by the same
+ * tool, into *buf (malloc'd, *got bytes); -EFBIG past max bytes, -ENOENT
+ * when the tool is missing, -EIO when it fails. */
+int kio_decompress_all(int fd, enum ird_comp comp, size_t max, unsigned char **buf, size_t *got);
 
 /* The regular files of an original folder a variant carries (hidden ones,
  * folders and the variant's own manifest excluded), sorted. */
@@ -192,7 +214,7 @@ int build_check_modules_img(struct build *b, int fd);
  * (lib/carry.h), as files for our archive. Always 0: when they cannot be
  * read, a warning and none (the VMs then load them from the modules disk). */
 struct carried {
-	struct append_file f[CARRY_MAX + 1];
+	struct append_file f[CARRY_MAX + 2];    /* + modules.dep, + the kept /init */
 	char *bufs[2 * CARRY_MAX + 1];
 	size_t n, nbufs, missing;
 };

@@ -199,7 +199,8 @@ int kio_run(int cwdfd, char *const argv[], const char *input, char **output)
 	return spawn_run(argv, &o, input, 65536, output);
 }
 
-int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n, size_t *got)
+/* The decompressor of comp with its arguments, stdin -> stdout. */
+static int decompressor(enum ird_comp comp, char path[4096], char *argv[5])
 {
 	static const struct {
 		enum ird_comp comp;
@@ -214,33 +215,94 @@ int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n
 		{ IRD_LZ4, "lz4", { "-dc", NULL } },
 		{ IRD_LZO, "lzop", { "-dc", NULL } },
 	};
-	char path[4096];
-	char *argv[5];
-	*got = 0;
 	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
 		if (tools[i].comp != comp)
 			continue;
-		if (kio_find_tool(tools[i].tool, NULL, path, sizeof(path)) < 0)
+		if (kio_find_tool(tools[i].tool, NULL, path, 4096) < 0)
 			return -ENOENT;
 		argv[0] = path;
 		size_t a = 1;
 		for (size_t k = 0; tools[i].args[k]; k++)
 			argv[a++] = (char *)tools[i].args[k];
 		argv[a] = NULL;
-		struct spawn_opts o = { .in = fd, .out = SPAWN_PIPE, .err = SPAWN_NULL, .cwdfd = -1 };
-		struct child c;
-		int r = spawn_start(argv, &o, &c);
-		if (r < 0)
-			return r;
-		ssize_t k = read_full(c.out, buf, n);
-		*got = k > 0 ? (size_t)k : 0;
-		close(c.out);          /* the decompressor dies of SIGPIPE: we have enough */
-		c.out = -1;
-		kill(c.pid, SIGTERM);
-		spawn_wait(&c);
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n, size_t *got)
+{
+	char path[4096];
+	char *argv[5];
+	int r;
+
+	*got = 0;
+	if ((r = decompressor(comp, path, argv)) < 0)
+		return r;
+	struct spawn_opts o = { .in = fd, .out = SPAWN_PIPE, .err = SPAWN_NULL, .cwdfd = -1 };
+	struct child c;
+	if ((r = spawn_start(argv, &o, &c)) < 0)
+		return r;
+	ssize_t k = read_full(c.out, buf, n);
+	*got = k > 0 ? (size_t)k : 0;
+	close(c.out);          /* the decompressor dies of SIGPIPE: we have enough */
+	c.out = -1;
+	kill(c.pid, SIGTERM);
+	spawn_wait(&c);
+	return 0;
+}
+
+int kio_decompress_all(int fd, enum ird_comp comp, size_t max, unsigned char **buf, size_t *got)
+{
+	char path[4096];
+	char *argv[5];
+	unsigned char *b = NULL;
+	size_t cap = 0, n = 0;
+	int r;
+
+	*buf = NULL, *got = 0;
+	if ((r = decompressor(comp, path, argv)) < 0)
+		return r;
+	struct spawn_opts o = { .in = fd, .out = SPAWN_PIPE, .err = SPAWN_NULL, .cwdfd = -1 };
+	struct child c;
+	if ((r = spawn_start(argv, &o, &c)) < 0)
+		return r;
+	for (;;) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : (size_t)1 << 22;
+			unsigned char *nb;
+			if (cap >= max || !(nb = realloc(b, ncap > max ? max : ncap))) {
+				r = cap >= max ? -EFBIG : -ENOMEM;
+				break;
+			}
+			b = nb, cap = ncap > max ? max : ncap;
+		}
+		ssize_t k = read(c.out, b + n, cap - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = -errno;
+			break;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	close(c.out);
+	c.out = -1;
+	if (r < 0)
+		kill(c.pid, SIGTERM);
+	int st = spawn_wait(&c);
+	/* trailing garbage after the stream makes gzip exit 2 with a warning:
+	 * the kernel ignores it too, what was decompressed counts */
+	if (r == 0 && st != 0 && st != 2)
+		r = st < 0 ? st : -EIO;
+	if (r < 0) {
+		free(b);
+		return r;
+	}
+	*buf = b, *got = n;
+	return 0;
 }
 
 void kio_test_kill(const char *step)

@@ -201,11 +201,11 @@ static int carry_from_image(struct build *b, struct carried *m)
 			break;
 		}
 		m->bufs[m->nbufs++] = dest;
-		m->f[m->n++] = (struct append_file){ dest, data, len, 0644 };
+		m->f[m->n++] = (struct append_file){ dest, data, len, 0644, false };
 	}
 	if (r == 0 && (r = carry_depfile(dep, dep_len, paths, n, &depfile, &len)) == 0) {
 		m->bufs[m->nbufs++] = depfile;
-		m->f[m->n++] = (struct append_file){ CARRIED_MODULES_REL "/modules.dep", depfile, len, 0644 };
+		m->f[m->n++] = (struct append_file){ CARRIED_MODULES_REL "/modules.dep", depfile, len, 0644, false };
 		m->missing = missing;
 	}
 	moddb_free(db);

@@ -141,6 +141,56 @@ int newc_find(const unsigned char *b, size_t len, const char *name, const unsign
 	}
 }
 
+/* "init", "./init" and "/init" all unpack to /init. */
+static const char *path_rel(const char *n)
+{
+	for (;;) {
+		if (n[0] == '/')
+			n++;
+		else if (n[0] == '.' && n[1] == '/')
+			n += 2;
+		else
+			return n;
+	}
+}
+
+int newc_find_last(const unsigned char *b, size_t len, const char *name, struct newc_file *f)
+{
+	struct newc_file last = { 0 };
+	uint64_t off = 0;
+	bool found = false;
+
+	memset(f, 0, sizeof(*f));
+	for (;;) {
+		while (off < len && b[off] == 0)
+			off++;
+		if (off >= len)
+			break;
+		if (off & 3)
+			return -EINVAL;
+		for (;;) {
+			struct newc_entry e;
+			/* entry offsets count from the stream start: archives
+			 * after the first start 4-byte aligned in it */
+			if (newc_entry_at(b, len, off, &e) < 0)
+				return -EINVAL;
+			off = e.next;
+			if (!strcmp(e.name, TRAILER))
+				break;
+			if (strcmp(path_rel(e.name), name))
+				continue;
+			uint32_t type = e.mode & 0170000;
+			/* a later entry of another type replaces it as well */
+			found = type == 0100000 || type == 0120000;
+			last = (struct newc_file){ e.data, e.size, e.mode };
+		}
+	}
+	if (!found)
+		return -ENOENT;
+	*f = last;
+	return 0;
+}
+
 bool ext_magic_ok(const unsigned char *b, size_t len)
 {
 	/* superblock at 1024, s_magic (le16 0xEF53) at offset 56 in it */

@@ -61,7 +61,8 @@ void verify_judge(const char *out, int guest_rc, struct verify_result *v)
 
 	const char *common = NULL;
 	if (!c || !k || !m)
-		common = "ephemeral-status printed no mode/crypt/key line (not booted by ephemeral-init?)";
+		common = "ephemeral-status printed no mode/crypt/key line (not booted by ephemeral-init, or booted "
+			 "without " KOPTS_FLAG ": then the original init ran and left no status tool)";
 	else if (strncmp(m, "ephemeral", 9))
 		common = "not booted in ephemeral mode (kernelopts lacks " KOPTS_FLAG "?)";
 	else if (!strncmp(c, "no ", 3) || strstr(c, "NOT"))

@@ -72,6 +72,15 @@ check_variant() { # NAME
 	else
 		bad "$1: original part does not decompress ($lastpart)"
 	fi
+	# the original /init, kept for stock mode (ephemeral-init runs it without qubes.ephemeral=1)
+	mkdir -p "$x/orig"
+	tail -c +$((skip + 1)) "$o/initramfs" | $lastpart 2>/dev/null | (cd "$x/orig" && cpio -id --quiet init) 2>/dev/null
+	if [ -s "$x/orig/init" ] && cmp -s "$x/orig/init" "$x/ours/usr/lib/qubes-ephemeral/original-init"; then
+		ok "$1: the original /init is kept as usr/lib/qubes-ephemeral/original-init"
+	else
+		bad "$1: the original /init is not kept as usr/lib/qubes-ephemeral/original-init"
+	fi
+	is "$1: kept init is executable" "$(stat -c %a "$x/ours/usr/lib/qubes-ephemeral/original-init" 2>&1)" 755
 	# modules.img: its initramfs copy is the variant's initramfs; the rest as before
 	debugfs -R "dump /initramfs $x/mi" "$v/modules.img" >/dev/null 2>&1
 	is "$1: modules.img's initramfs = variant initramfs" "$(sha256sum <"$x/mi")" "$(sha256sum <"$v/initramfs")"

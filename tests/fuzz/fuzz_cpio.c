@@ -71,6 +71,18 @@ static void as_initramfs(const unsigned char *b, size_t len)
 		if (scan == 0 && s.ncpio && len && b[0] == '0' && r == -EINVAL)
 			abort();
 	}
+	/* the /init the variant builder keeps: within the buffer, a file or a symlink */
+	struct newc_file f;
+	int r = newc_find_last(b, len, "init", &f);
+	if (r != 0 && r != -ENOENT && r != -EINVAL)
+		abort();
+	if (r == 0) {
+		found_within(b, len, f.data, f.size);
+		if ((f.mode & 0170000) != 0100000 && (f.mode & 0170000) != 0120000)
+			abort();
+	} else if (f.data || f.size || f.mode) {
+		abort();  /* nothing half-filled on failure */
+	}
 }
 
 /* --- written, then read back ---

@@ -105,7 +105,7 @@ static void input_magic(void **state)
 static void cpio_layout(void **state)
 {
 	(void)state;
-	const struct append_file extra[] = { { "etc/x/y", "yy", 2, 0600 }, { "usr/lib/z", "z", 1, 0644 } };
+	const struct append_file extra[] = { { "etc/x/y", "yy", 2, 0600, false }, { "usr/lib/z", "z", 1, 0644, false } };
 	const struct append_payload p = { INIT, sizeof(INIT) - 1, "v 1", extra, 2 };
 	char *buf;
 	size_t len;

@@ -149,7 +149,7 @@ static void test_carried_folder_is_safe_to_append(void **state)
 	assert_false(append_dest_safe("lib64/x"));
 	assert_true(append_dest_safe("library/x"));
 	assert_true(append_dest_safe("lib"));   /* a top-level file: no folder entry */
-	const struct append_file f = { "lib/modules/x.ko", "x", 1, 0644 };
+	const struct append_file f = { "lib/modules/x.ko", "x", 1, 0644, false };
 	const struct append_payload p = { .init = "i", .init_len = 1, .version = "v", .extra = &f, .nextra = 1 };
 	char *buf;
 	size_t len;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,6 +93,65 @@ static void scan_rejects(void **state)
 	b[20] = 'z';
 	assert_int_equal(initramfs_scan(b, n, &s, why, sizeof(why)), -EINVAL);
 	free(a), free(b);
+}
+
+/* One archive with one entry named name: a file (target NULL), a symlink, or a folder (data "/"). */
+static unsigned char *one_entry(const char *name, const char *data, bool link, size_t *len)
+{
+	char *buf;
+	size_t n;
+	struct cpio_writer w;
+	FILE *f = open_memstream(&buf, &n);
+	cpio_init(&w, f);
+	if (link)
+		cpio_add_symlink(&w, name, data);
+	else if (!strcmp(data, "/"))
+		cpio_add_dir(&w, name, 0755);
+	else
+		cpio_add_file(&w, name, 0700, data, strlen(data));
+	assert_int_equal(cpio_finish(&w), 0);
+	fclose(f);
+	*len = n;
+	return (unsigned char *)buf;
+}
+
+/* The /init the kernel leaves: the last of that name over concatenated archives. */
+static void find_last_init(void **state)
+{
+	(void)state;
+	size_t n1, n2, n3, n4;
+	struct newc_file f;
+	unsigned char *a = archive(&n1), *b = one_entry("./init", "#!/bin/sh\n", false, &n2),
+		      *l = one_entry("/init", "usr/lib/systemd/systemd", true, &n3), *d = one_entry("init", "/", false, &n4);
+	unsigned char *s = calloc(1, n1 + n2 + n3 + n4 + 16);
+
+	assert_int_equal(newc_find_last(a, n1, "init", &f), 0);
+	assert_int_equal(f.size, 7);
+	assert_int_equal(f.mode & 0170000, 0100000);
+	/* archive, zero padding, a second archive with ./init: that one wins */
+	memcpy(s, a, n1);
+	memcpy(s + n1 + 8, b, n2);
+	assert_int_equal(newc_find_last(s, n1 + 8 + n2 + 4, "init", &f), 0);
+	assert_int_equal(f.size, 10);
+	assert_memory_equal(f.data, "#!/bin/sh\n", 10);
+	assert_int_equal(f.mode & 07777, 0700);
+	/* then a symlink /init */
+	memcpy(s + n1 + 8 + n2, l, n3);
+	assert_int_equal(newc_find_last(s, n1 + 8 + n2 + n3, "init", &f), 0);
+	assert_int_equal(f.mode & 0170000, 0120000);
+	assert_int_equal(f.size, strlen("usr/lib/systemd/systemd"));
+	/* then a folder of that name: nothing to keep */
+	memcpy(s + n1 + 8 + n2 + n3, d, n4);
+	assert_int_equal(newc_find_last(s, n1 + 8 + n2 + n3 + n4, "init", &f), -ENOENT);
+	assert_int_equal(newc_find_last(a, n1, "nothere", &f), -ENOENT);
+	/* misaligned second archive, garbage, truncation */
+	memset(s, 0, n1 + n2 + 16);
+	memcpy(s, a, n1);
+	memcpy(s + n1 + 2, b, n2);
+	assert_int_equal(newc_find_last(s, n1 + 2 + n2, "init", &f), -EINVAL);
+	assert_int_equal(newc_find_last((const unsigned char *)"garbage", 7, "init", &f), -EINVAL);
+	assert_int_equal(newc_find_last(a, 50, "init", &f), -EINVAL);
+	free(a), free(b), free(l), free(d), free(s);
 }
 
 static void find_in_newc(void **state)
@@ -220,7 +280,7 @@ static void incremental_sha(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(scan_plain_and_early), cmocka_unit_test(scan_rejects), cmocka_unit_test(find_in_newc),
+		cmocka_unit_test(scan_plain_and_early), cmocka_unit_test(scan_rejects), cmocka_unit_test(find_in_newc), cmocka_unit_test(find_last_init),
 		cmocka_unit_test(manifest_round_trip),  cmocka_unit_test(names),        cmocka_unit_test(ext_magic),
 		cmocka_unit_test(incremental_sha),
 	};

@@ -91,7 +91,15 @@ dracut)
 	# runs grep, which Debian's dracut puts in no initramfs (seen: "grep:
 	# command not found", then "dmroot not requested" and a hang waiting for
 	# dmroot); the template's dracut configuration adds it
-	echo 'install_items+=" /usr/bin/grep "' >"$st/etc/dracut.conf.d/qe-test-grep.conf" ;;
+	echo 'install_items+=" /usr/bin/grep "' >"$st/etc/dracut.conf.d/qe-test-grep.conf"
+	# TEST ONLY (QEMU, not Xen): Qubes' script loads the Xen block driver
+	# itself at pre-trigger and reads /dev/xvda at once (under Xen the disks
+	# come with it). Here the disks are virtio, whose drivers udev loads only
+	# at the coldplug trigger, after that hook: without this, "gptfix: Cannot
+	# open /dev/vda" stops the stock boot. Its `modprobe xenblk` loads them
+	# instead; the script itself stays as Qubes ships it.
+	install -D -m 644 "$here/qubes/xenblk-virtio-dracut.conf" "$st/etc/modprobe.d/qe-test-xenblk-virtio.conf"
+	echo 'install_items+=" /etc/modprobe.d/qe-test-xenblk-virtio.conf "' >"$st/etc/dracut.conf.d/qe-test-xenblk-virtio.conf" ;;
 esac
 make -s -C "$repo" install-vm DESTDIR="$st" PREFIX=/usr >&2
 

@@ -166,6 +166,34 @@ _modules_img_without_build() { # MODULE... OUT
 }
 
 # ---------------------------------------------------------------- base initramfs
+# The base initramfs (the real Qubes one, gzip) without MODULE... (their
+# .ko files gone, depmod again): with modules_img_without, a kernel that has
+# the module nowhere. -> BASE_FAULT_INITRD
+base_initrd_without() { # NAME MODULE...
+	local name=$1; shift
+	BASE_FAULT_INITRD=$VM_CACHE/modfault-initrd-$(basename "$BASE_INITRD" .img | sed 's/^qubes-initramfs-//')-$name.img
+	with_cache_lock _base_initrd_without_build "$BASE_INITRD" "$@" "$BASE_FAULT_INITRD"
+}
+
+_base_initrd_without_build() { # BASE MODULE... OUT
+	local base=$1 out=${!#} tmp m n
+	[ -f "$out" ] && return 0
+	[ "$(head -c 2 "$base" | od -An -tx1 | tr -d ' ')" = 1f8b ] || die "$base is not gzip'ed (expected from qubes_initrd)"
+	vm_tmpdir tmp
+	mkdir "$tmp/root"
+	(cd "$tmp/root" && gzip -dc "$base" | cpio -idm --quiet --no-absolute-filenames) || die "cannot unpack $base"
+	for m in "${@:2:$#-2}"; do
+		n=$(find "$tmp/root/usr/lib/modules/$KVER" -name "$m.ko*" | wc -l)
+		[ "$n" -ge 1 ] || die "$(basename "$base") holds no $m.ko: nothing to remove (has the base changed?)"
+		find "$tmp/root/usr/lib/modules/$KVER" -name "$m.ko*" -delete
+	done
+	depmod -b "$tmp/root" "$KVER" || die "depmod failed for $(basename "$out")"
+	(cd "$tmp/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9) >"$tmp/i.img" ||
+		die "cannot pack $(basename "$out")"
+	mv "$tmp/i.img" "$out"
+	vm_remove_tree "$tmp"
+}
+
 # Closure of module names over modules.dep; prints the relative .ko paths.
 module_closure() { # MODDIR NAME...
 	local moddir=$1; shift
@@ -240,6 +268,34 @@ standin_initrd() { # -> STANDIN_INITRD
 base_initrd() { # -> BASE_INITRD (the real Qubes initramfs)
 	qubes_initrd
 	BASE_INITRD=$QUBES_INITRD
+	[ "$QUBES_INITRD_NAMES" != xvd ] || qubes_initrd_xvd
+}
+
+# QUBES_INITRD_NAMES=xvd (tests/xen: real Xen disks, where a variant's stock
+# mode runs the kept init.sh): the same initramfs with init.sh as Qubes
+# ships it and without the virtio aliases. -> BASE_INITRD
+QUBES_INITRD_NAMES=${QUBES_INITRD_NAMES:-vd}
+qubes_initrd_xvd() {
+	local src
+	src=$(qubes_src qubes-linux-utils) || die "no qubes-linux-utils snapshot (see above)"
+	BASE_INITRD=$VM_CACHE/qubes-xvd-initrd-$(basename "$QUBES_INITRD" .img | sed 's/^qubes-initramfs-//')-$(sha256sum <"$src/dracut/simple/init.sh" | cut -c1-12).img
+	with_cache_lock _qubes_initrd_xvd_build "$QUBES_INITRD" "$src/dracut/simple/init.sh" "$BASE_INITRD"
+}
+
+_qubes_initrd_xvd_build() { # BASE INIT_SH OUT
+	local tmp
+	[ -f "$3" ] && return 0
+	vm_tmpdir tmp
+	mkdir "$tmp/root"
+	(cd "$tmp/root" && gzip -dc "$1" | cpio -idm --quiet --no-absolute-filenames) || die "cannot unpack $1"
+	[ -f "$tmp/root/init" ] && [ -f "$tmp/root/etc/modprobe.d/qe-xenblk-virtio.conf" ] ||
+		die "$(basename "$1") has no /init or no qe-xenblk-virtio.conf: has qubes_initrd changed?"
+	install -m 755 "$2" "$tmp/root/init"
+	rm "$tmp/root/etc/modprobe.d/qe-xenblk-virtio.conf"
+	(cd "$tmp/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9) >"$tmp/i.img" ||
+		die "cannot pack $(basename "$3")"
+	mv "$tmp/i.img" "$3"
+	vm_remove_tree "$tmp"
 }
 
 # ---------------------------------------------------------------- the real Qubes initramfs
@@ -305,15 +361,16 @@ qubes_initrd() { # -> QUBES_INITRD
 	with_cache_lock _qubes_initrd_build "$src" "$QUBES_INITRD"
 }
 
-# The initramfs under test: the base one + our /init and, as a kernel variant
-# carries them, the stack's modules (CARRY=0: none, the modules disk then
-# provides what the base lacks), appended by the project's tool.
-test_initrd() { # INIT_BINARY OUT
-	local init=$1 out=$2 carry=()
+# The initramfs under test: the base one (BASE, default BASE_INITRD) + our
+# /init and, as a kernel variant carries them, the stack's modules (CARRY=0:
+# none, the modules disk then provides what the base lacks), appended by the
+# project's tool.
+test_initrd() { # INIT_BINARY OUT [BASE]
+	local init=$1 out=$2 base=${3:-$BASE_INITRD} carry=()
 	[ -x "$VM_REPO/build/initramfs-append" ] || die "build/initramfs-append is missing: run 'make -C $VM_REPO all'"
 	[ -x "$init" ] || die "$init is missing: run 'make -C $VM_REPO all'"
 	[ "${CARRY:-1}" = 1 ] && carry=(--carry-modules "$KMODS")
-	"$VM_REPO/build/initramfs-append" --init "$init" --version vm-test "${carry[@]}" "$BASE_INITRD" "$out" >/dev/null ||
+	"$VM_REPO/build/initramfs-append" --init "$init" --version vm-test "${carry[@]}" "$base" "$out" >/dev/null ||
 		die "initramfs-append failed for $init"
 }
 

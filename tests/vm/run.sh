@@ -20,25 +20,21 @@ set -euo pipefail
 FAIL_STEPS=(readonly key crypt pool thin swapon mount switch-root)
 SCENARIOS=(ephemeral control stock no-carry ext4-1k no-aesni drift crash keys exhaust discard variant-pvh variant-hvm systemd systemd-stock)
 # the real Qubes agent's boot scripts and units (agent-root.sh)
-SCENARIOS+=(agent-dispvm agent-blank)
-# written, not yet seen passing: run by name only, not in `all` (CI time too)
-NAMED_ONLY=(agent-appvm agent-noswap)
+SCENARIOS+=(agent-dispvm agent-appvm agent-blank agent-noswap)
+NAMED_ONLY=()
 # the variant booted without qubes.ephemeral (its stock mode) next to `stock`
 SCENARIOS+=(variant-stock)
 # in-VM kernels: kernel + initramfs generated inside the template (invm-root.sh)
 SCENARIOS+=(invm-initramfs-tools invm-initramfs-tools-stock invm-initramfs-tools-fault invm-dracut invm-dracut-fault)
 # Qubes' real dracut COW script (stock mode) loads xen_blkfront itself and
-# reads the root disk at pre-trigger, before QEMU's virtio disk exists: it
-# stops the boot here ("gptfix: Cannot open /dev/vda"); by name only
-NAMED_ONLY+=(invm-dracut-stock)
+# reads the root disk at pre-trigger; invm-root.sh's test-only modprobe.d
+# makes that load the virtio drivers
+SCENARIOS+=(invm-dracut-stock)
 for f in "${FAIL_STEPS[@]}"; do SCENARIOS+=("fault-$f"); done
 # faults from the outside (no injection): each must stop the boot with a line naming it
 SCENARIOS+=(fault-no-volatile fault-small-volatile fault-bad-option fault-disk-timeout)
-# The real Qubes initramfs (dracut's dm module) carries dm-crypt and
-# dm-thin-pool itself, so a modules disk without them no longer stops the
-# boot (it boots encrypted); these need the module gone from the base
-# initramfs too: by name only until then
-NAMED_ONLY+=(fault-no-dm-crypt fault-no-thin)
+# a module neither the initramfs nor the modules disk carries
+SCENARIOS+=(fault-no-dm-crypt fault-no-thin)
 # a step that never returns (test build): the watchdog must stop the boot
 SCENARIOS+=(fault-watchdog)
 VM_TIMEOUT=${VM_TIMEOUT:-300}
@@ -69,7 +65,7 @@ scenario_config() {
 	S_ROOT=busybox S_MEM=512 S_VOL_SIZE=$VOLATILE_IMG_SIZE S_PRIV_MIB=$PRIVATE_IMG_MIB
 	S_MODULES=$MODULES_IMG S_DUMP=0 S_VARIANT=
 	S_PRIV_BS=4096 S_ROOT_RO=1 S_PRIV_RO=1
-	S_KILL_ON= S_CPU=max S_INITRD= S_PRIV_BLANK= S_CARRY=1
+	S_KILL_ON= S_CPU=max S_INITRD= S_PRIV_BLANK= S_BASE=$BASE_INITRD S_RESIZE=0 S_CARRY=1
 	case $1 in
 	ephemeral)
 		# the stack's modules are carried: the modules disk is not mounted before the stack
@@ -128,7 +124,12 @@ scenario_config() {
 		S_EXPECT="userspace done no_hits unchanged status_ok no_failed_units no_device_waits private_mounted agent_mounts agent_fsck no_qdb_block"
 		case $1 in
 		agent-dispvm) S_OPTS="$EPHEMERAL_OPTS $AGENT_OPTS qe.qdb=dispvm"; S_EXPECT="$S_EXPECT swap persistence:none" ;;
-		agent-appvm) S_OPTS="$EPHEMERAL_OPTS $AGENT_OPTS qe.qdb=appvm"; S_EXPECT="$S_EXPECT swap persistence:rw-only" ;;
+		agent-appvm)
+			# also: dom0 grows root and private while it runs (QMP block_resize,
+			# so attached writable: our init sets them read-only) and calls
+			# qubes.ResizeDisk
+			S_OPTS="$EPHEMERAL_OPTS $AGENT_OPTS qe.qdb=appvm qe.resize=1" S_RESIZE=1 S_ROOT_RO=0 S_PRIV_RO=0
+			S_EXPECT="$S_EXPECT swap persistence:rw-only resize_safe fstab_reinstall" ;;
 		agent-blank) S_OPTS="$EPHEMERAL_OPTS $AGENT_OPTS qe.qdb=dispvm" S_PRIV_BLANK=1; S_EXPECT="$S_EXPECT swap agent_mkfs" ;;
 		agent-noswap) S_OPTS="qubes.ephemeral=1 qubes.ephemeral.swap=0 $AGENT_OPTS qe.qdb=appvm" ;;
 		esac ;;
@@ -148,10 +149,12 @@ scenario_config() {
 		S_ROOT=${1#invm-} S_ROOT=${S_ROOT%-fault} S_MEM=1024 S_VOL_SIZE=256M
 		S_EXPECT="no_userspace fatal no_hits unchanged no_qubes_cow console:too_small_for_256_MiB_swap" ;;
 	variant-stock)
-		# the variant without qubes.ephemeral: must behave as `stock` (Qubes'
-		# own init) does: userspace, the leak, private written
+		# the variant without qubes.ephemeral: ephemeral-init runs the original
+		# initramfs' /init (kept by the variant builder), which is Qubes' real
+		# init.sh here: it must behave as `stock` does (userspace, the leak,
+		# private written) and say that it ran
 		S_VARIANT=pvh S_OPTS="" S_PRIV_RO=0
-		S_EXPECT="userspace done hits changed" ;;
+		S_EXPECT="userspace done hits changed console:stock_mode:_running_the_initramfs'_own_/init console:Qubes_initramfs_script_here:" ;;
 	variant-pvh|variant-hvm)
 		# a kernel folder laid out as Qubes does (zstd initramfs behind an early
 		# cpio), made ephemeral by `qvm-ephemeral kernel add`; PVH boots the
@@ -184,12 +187,16 @@ scenario_config() {
 	fault-small-volatile)
 		S_VOL_SIZE=256M
 		S_EXPECT="no_userspace fatal no_hits unchanged console:too_small_for_256_MiB_swap" ;;
-	fault-no-dm-crypt)
-		modules_img_without no-dm-crypt dm-crypt; S_MODULES=$MODULES_FAULT_IMG
-		S_EXPECT="no_userspace fatal no_hits unchanged console:cannot_load_kernel_module_dm-crypt" ;;
-	fault-no-thin)
-		modules_img_without no-thin dm-thin-pool; S_MODULES=$MODULES_FAULT_IMG
-		S_EXPECT="no_userspace fatal no_hits unchanged console:cannot_load_kernel_module_dm-thin-pool" ;;
+	fault-no-dm-crypt|fault-no-thin)
+		# the module nowhere: not carried, not in the (real Qubes) initramfs, which
+		# carries dm-crypt and dm-thin-pool itself, nor on the modules disk
+		local m=dm-crypt
+		[ "$1" = fault-no-thin ] && m=dm-thin-pool
+		modules_img_without "${1#fault-}" "$m"; S_MODULES=$MODULES_FAULT_IMG
+		base_initrd_without "${1#fault-}" "$m"; S_BASE=$BASE_FAULT_INITRD
+		S_CARRY=0   # nor carried in our archive
+		S_EXPECT="no_userspace fatal no_hits unchanged powered_off console:cannot_load_kernel_module_${m}:"
+		S_EXPECT+=" console:on_the_modules_disk;_refusing_to_boot_without_full_encryption,_powering_off" ;;
 	fault-bad-option)
 		S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.swap=12Q"
 		S_EXPECT="no_userspace fatal no_hits unchanged console:bad_value_in_\"qubes.ephemeral.swap=12Q\"" ;;
@@ -220,6 +227,7 @@ check_expect() {
 		userspace) [ "$R_USERSPACE" = yes ] || FAILS+=("userspace not reached") ;;
 		no_userspace) [ "$R_USERSPACE" = no ] || FAILS+=("userspace reached (want a stop before it)") ;;
 		fatal) [ "$R_FATAL" = yes ] || FAILS+=("no 'qubes-ephemeral: FATAL' line on the console") ;;
+		powered_off) [ "$R_RC" = 0 ] && [ "$R_KILLED" = no ] || FAILS+=("QEMU did not end by the guest's power-off (exit $R_RC)") ;;
 		done) [ "$R_DONE" = yes ] || FAILS+=("guest script did not finish") ;;
 		held) [ "$R_KILLED" = yes ] || FAILS+=("guest never reported holding; QEMU was not killed") ;;
 		no_hits) [ "$R_HITS" -eq 0 ] || FAILS+=("marker found $R_HITS times (want 0)") ;;
@@ -237,7 +245,22 @@ check_expect() {
 		agent_mkfs) [ "$(guest_val "$log" agent_mkfs)" = 1 ] || FAILS+=("the agent did not create the private file system (first boot)") ;;
 		agent_mounts) agent_mounts_ok "$log" || FAILS+=("/, /rw, /home, /usr/local, swap not all on our devices: $(tr -d '\r' <"$log" | grep -o 'agent_mounts .*' | tail -1)") ;;
 		no_qdb_block) [ "$(guest_val "$log" agent_qdb_block_ours_boot)" = 0 ] && [ "$(guest_val "$log" agent_qdb_block_ours_after)" = 0 ] ||
-			FAILS+=("a /qubes-block-devices/ qubesdb write names one of our devices") ;;
+			FAILS+=("a /qubes-block-devices/ qubesdb write names one of our devices")
+			[ "$(guest_val "$log" agent_qdb_block_probe_hidden)" = 0 ] ||
+				FAILS+=("a probe device with our dm uuid was offered to dom0 (hidden=$(guest_val "$log" agent_qdb_block_probe_hidden))")
+			[ "$(guest_val "$log" agent_qdb_block_probe_control)" -gt 0 ] 2>/dev/null ||
+				FAILS+=("control: without our udev rule the probe was not offered either (the check cannot fail: $(guest_val "$log" agent_qdb_block_probe_control))") ;;
+		fstab_reinstall)
+			tr -d '\r' <"$log" | grep -qE "^GUEST agent_fstab_reinstall=ok mount_a_rc=0 swapon_a_rc=0 vdb=ephemeral-private vdc1=ephemeral-swap failed_after=0 swaps_after=[^ ,]+,$" ||
+				FAILS+=("reinstalling the packaged /etc/fstab (rename, daemon-reload, mount -a, swapon -a) did not keep everything on our devices: $(tr -d '\r' <"$log" | grep -o 'agent_fstab_reinstall=.*' | tail -1)") ;;
+		resize_safe)
+			[ "$(guest_val "$log" resize_seen)" = yes ] || FAILS+=("the guest did not see root and private grow (QMP block_resize)")
+			[ "$(guest_val "$log" resize_tables_same)" = yes ] || FAILS+=("qubes.ResizeDisk changed a device-mapper table or size")
+			local v
+			for v in private root; do
+				tr -d '\r' <"$log" | grep -q "^GUEST resize_qrexec_$v rc=1: qubes-ephemeral: '$v' not resized inside this ephemeral qube" ||
+					FAILS+=("qubes.ResizeDisk $v through qrexec's path: not our clear refusal")
+			done ;;
 		persistence:*) [ "$(guest_val "$log" persistence)" = "${e#persistence:}," ] || FAILS+=("agent persistence is not ${e#persistence:}") ;;
 		qubes_cow) [ "$R_QUBES_COW" = yes ] && tr -d '\r' <"$log" | grep -qE '^GUEST dm-table: dmroot: 0 [0-9]+ snapshot ' ||
 			FAILS+=("Qubes' COW hook did not make dmroot (a dm-snapshot)") ;;
@@ -296,8 +319,15 @@ guest_val() { # LOG KEY
 # Reads the console as it comes; on a line containing TEXT kills QEMU
 # (the "killed" scenario) and leaves FLAGFILE behind.
 watch_console() { # TEXT PIDFILE FLAGFILE
-	local line
+	local line d
+	d=$(dirname "$2")
 	while IFS= read -r line; do
+		# qe.resize=1: grow root and private by 64 MiB, as dom0 does to a running qube
+		if [ "$S_RESIZE" = 1 ] && [ ! -e "$d/resized" ] && [[ $line == *"GUEST resize_now=yes"* ]]; then
+			touch "$d/resized"
+			python3 "$VM_DIR/qmp_resize.py" "$d/qmp.sock" 64 "$d/root.img" "$d/private.img" >&2 ||
+				echo "vm: QMP block_resize failed" >&2
+		fi
 		if [ -n "$1" ] && [ ! -e "$3" ] && [[ $line == *"$1"* ]]; then
 			if [ "$S_DUMP" = 1 ]; then
 				python3 "$VM_DIR/qmp_dump.py" "$(dirname "$2")/qmp.sock" "$(dirname "$2")/memory.dump" >&2 ||
@@ -384,12 +414,13 @@ run_scenario() {
 		S_KERNEL=$VARIANT_VMLINUZ S_MODULES=$VARIANT_MODULES_IMG
 		if [ "$S_VARIANT" = pvh ]; then cp "$VARIANT_PVH_INITRD" "$dir/initrd.img"; else cp "$VARIANT_HVM_INITRD" "$dir/initrd.img"; fi
 	else
-		CARRY=$S_CARRY test_initrd "$S_INIT" "$dir/initrd.img"
+		CARRY=$S_CARRY test_initrd "$S_INIT" "$dir/initrd.img" "$S_BASE"
 	fi
 
-	local sum_root0 sum_priv0 sum_root1 sum_priv1
+	local sum_root0 sum_priv0 sum_root1 sum_priv1 size_root0 size_priv0
 	sum_root0=$(sha256sum <"$dir/root.img" | cut -d' ' -f1)
 	sum_priv0=$(sha256sum <"$dir/private.img" | cut -d' ' -f1)
+	size_root0=$(stat -c %s "$dir/root.img") size_priv0=$(stat -c %s "$dir/private.img")
 
 	# The guest derives the marker from the seed (see guest/init.sh), so the
 	# marker itself never appears on the command line or the console.
@@ -406,10 +437,15 @@ run_scenario() {
 		R_TIMEOUT=yes
 	fi
 
-	sum_root1=$(sha256sum <"$dir/root.img" | cut -d' ' -f1)
-	sum_priv1=$(sha256sum <"$dir/private.img" | cut -d' ' -f1)
+	# an origin grown on purpose (qe.resize): its old bytes the same, the new ones zeros
+	sum_root1=$(head -c "$size_root0" "$dir/root.img" | sha256sum | cut -d' ' -f1)
+	sum_priv1=$(head -c "$size_priv0" "$dir/private.img" | sha256sum | cut -d' ' -f1)
 	R_UNCHANGED=no
-	[ "$sum_root0" = "$sum_root1" ] && [ "$sum_priv0" = "$sum_priv1" ] && R_UNCHANGED=yes
+	[ "$sum_root0" = "$sum_root1" ] && [ "$sum_priv0" = "$sum_priv1" ] &&
+		[ "$(tail -c +$((size_root0 + 1)) "$dir/root.img" | tr -d '\0' | wc -c)" = 0 ] &&
+		[ "$(tail -c +$((size_priv0 + 1)) "$dir/private.img" | tr -d '\0' | wc -c)" = 0 ] && R_UNCHANGED=yes
+	[ "$(stat -c %s "$dir/root.img")" = "$size_root0" ] && [ "$(stat -c %s "$dir/private.img")" = "$size_priv0" ] ||
+		echo "   origins grown: root $size_root0 -> $(stat -c %s "$dir/root.img"), private $size_priv0 -> $(stat -c %s "$dir/private.img") bytes" >&2
 
 	local counts h_root h_priv h_vol h_mod
 	counts=$(python3 "$VM_DIR/scan.py" "$tok" "$dir/root.img" "$dir/private.img" "$dir/volatile.img" "$S_MODULES") ||
@@ -444,6 +480,8 @@ run_scenario() {
 	# Qubes' own COW hook (qubes-linux-utils qubes_cow_setup) says when it runs
 	R_QUBES_COW=no
 	grep -qE 'Qubes: Doing (COW|R/W) setup' "$log" && R_QUBES_COW=yes
+	# (dracut's systemd initramfs logs it to the journal: the guest counts it there)
+	[ "$(guest_val "$log" qubes_cow_journal)" -gt 0 ] 2>/dev/null && R_QUBES_COW=yes
 	if grep -qF "$tok" "$log"; then
 		echo "vm: WARNING: the marker appeared on the console of $name" >&2
 	fi

@@ -15,7 +15,12 @@ journalctl --flush
 sync
 before=$(awk '/pswpout/ {print $2}' /proc/vmstat)
 # a service held under MemoryHigh fills tmpfs: its pages must go to swap
-systemctl start qe-swap-push.service || say "swap_push=failed"
+# without swap (qubes.ephemeral.swap=0) MemoryHigh would throttle the push forever
+if [ "$(awk 'NR > 1' /proc/swaps | wc -l)" -gt 0 ]; then
+	systemctl start qe-swap-push.service || say "swap_push=failed"
+else
+	say "swap_push=skipped (no swap)"
+fi
 after=$(awk '/pswpout/ {print $2}' /proc/vmstat)
 swap_kb=$(awk 'NR > 1 {s += $4} END {print s + 0}' /proc/swaps)
 if [ "$after" -gt "$before" ] && [ "$swap_kb" -gt 0 ]; then say "swap_used=yes swap_kb=$swap_kb"; else say "swap_used=no"; fi

@@ -12,6 +12,9 @@ echo "GUEST failed_units=$failed"
 waits=$(journalctl -b --no-pager -o cat | grep -cE 'Timed out waiting for device|Job dev-.*timed out|Dependency failed for')
 journalctl -b --no-pager -o cat | grep -E 'Timed out waiting for device|Job dev-.*timed out|Dependency failed for' | sed 's/^/GUEST wait: /'
 echo "GUEST device_waits=$waits"
+# Qubes' COW script says so when it runs; in a dracut initramfs (systemd)
+# that line reaches the journal, not the console
+echo "GUEST qubes_cow_journal=$(journalctl -b --no-pager -o cat | grep -cE 'Qubes: Doing (COW|R/W) setup')"
 us=$(systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target)
 echo "GUEST boot_ms=$((us / 1000))"
 systemd-analyze | sed 's/^/GUEST analyze: /'
