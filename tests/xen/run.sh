@@ -3,7 +3,7 @@
 # tests/xen/run.sh: ephemeral qubes under real Xen (nested under QEMU TCG).
 #
 #   tests/xen/run.sh SCENARIO...   run these scenarios (in one Xen boot)
-#   tests/xen/run.sh all           run every scenario
+#   tests/xen/run.sh all           run every scenario but the NAMED_ONLY ones
 #   tests/xen/run.sh --list        print every scenario name, one per line
 #
 # Boots Debian's Xen with a minimal dom0 made from Debian packages; dom0
@@ -20,17 +20,23 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 SCENARIOS=(xen-pv xen-pvh xen-hvm xen-pvh-stock xen-pvh-fault xen-balloon xen-balloon-control)
+# run by name only, not by `all` (not seen passing here; README.md says why)
+NAMED_ONLY=(xen-hvm)
 XEN_TIMEOUT=${XEN_TIMEOUT:-1800}
 DOMU_TIMEOUT=${DOMU_TIMEOUT:-600}
 # two domains run side by side (balloon scenarios alone): 2 x 320 MiB + dom0's 512 fit in 1536
 DOMU_MEM=320 BALLOON_MEM=384
-# Xen's own command line: serial console, dom0 fixed at 512 MiB and one vCPU
-XEN_CMDLINE="console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 loglvl=warning guest_loglvl=warning noreboot"
+# Xen's own command line: serial console, dom0 fixed at 512 MiB and one vCPU;
+# eager FPU switching: TCG's CPU says AMD, for which Xen switches the FPU
+# lazily (CR0.TS, #NM), and processes of dom0 and of the domains crashed at
+# random (xl "corrupted double-linked list", segfaults) once two domains ran
+XEN_CMDLINE="console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 spec-ctrl=eager-fpu loglvl=warning guest_loglvl=warning noreboot"
 DOM0_CMDLINE="console=hvc0 earlyprintk=xen loglevel=3 mitigations=off${XEN_DOM0_EXTRA:+ $XEN_DOM0_EXTRA}"
 EPHEMERAL_OPTS="qubes.ephemeral=1"
-# test-only words for the guest script: 24 MiB through its 16 MiB cgroup is
-# enough to reach swap and saves a minute per PVH domain under TCG
-GUEST_OPTS="qe.swapfill=24"
+# test-only words: for the guest script, 24 MiB through its 16 MiB cgroup is
+# enough to reach swap and saves a minute per PVH domain under TCG;
+# mitigations=off saves 15-25 % of a guest's time under TCG (TEST-ENV.md)
+GUEST_OPTS="qe.swapfill=24 mitigations=off"
 
 usage() {
 	echo "usage: $0 SCENARIO... | all | --list" >&2
@@ -160,7 +166,8 @@ plan_scenario() { # NAME
 	sha256sum <"$d/private.img" | cut -d' ' -f1 >"$d/private.sha0"
 	# what qubesd gives: the folder's default-kernelopts-common.txt, then kernelopts
 	cmd="$(tr -d '\n' <"$KFOLDER/default-kernelopts-common.txt" | sed 's/ *$//')${S_OPTS:+ $S_OPTS} $GUEST_OPTS qe.seed=$seed"
-	[ "$S_BALLOON" -gt 0 ] && cmd="$cmd qe.balloon=$S_BALLOON"
+	# a balloon domain skips the swap push (not what it tests): qe.swapfill=0 comes last and wins
+	[ "$S_BALLOON" -gt 0 ] && cmd="$cmd qe.balloon=$S_BALLOON qe.swapfill=0"
 	echo "$cmd" >"$d/cmdline"
 	local rd=/qe/k/initramfs
 	[ "$S_TYPE" = hvm ] && rd=/qe/k/hvm-initramfs
@@ -193,13 +200,18 @@ plan_scenario() { # NAME
 	if [ "$S_BALLOON" -gt 0 ]; then PLAN_ALONE+=("sc_${name//-/_}"); else PLAN_PAIRED+=("sc_${name//-/_}"); fi
 }
 
-# Two ordinary scenarios at a time; balloon ones alone (another domain being
-# built would take the frames the probe must get).
+# Two lanes of ordinary scenarios side by side (each lane one after the
+# other: a short one does not wait for the long one of a pair), then the
+# balloon ones alone (another domain being built would take the frames the
+# probe must get).
 run_plan() {
-	local i
-	for ((i = 0; i < ${#PLAN_PAIRED[@]}; i += 2)); do
-		echo "${PLAN_PAIRED[i]} &${PLAN_PAIRED[i + 1]:+ ${PLAN_PAIRED[i + 1]} &} wait"
+	local i lane=(":" ":")
+	for ((i = 0; i < ${#PLAN_PAIRED[@]}; i++)); do
+		lane[i % 2]="${lane[i % 2]}; ${PLAN_PAIRED[i]}"
 	done
+	echo "lane0() { ${lane[0]}; }"
+	echo "lane1() { ${lane[1]}; }"
+	echo "lane0 & lane1 & wait"
 	for i in "${PLAN_ALONE[@]}"; do echo "$i"; done
 }
 
@@ -284,7 +296,12 @@ main() {
 	esac
 	want=()
 	for a in "$@"; do
-		if [ "$a" = all ]; then want+=("${SCENARIOS[@]}"); continue; fi
+		if [ "$a" = all ]; then
+			for s in "${SCENARIOS[@]}"; do
+				[[ " ${NAMED_ONLY[*]} " == *" $s "* ]] || want+=("$s")
+			done
+			continue
+		fi
 		ok=0
 		for s in "${SCENARIOS[@]}"; do [ "$s" = "$a" ] && ok=1; done
 		[ $ok = 1 ] || die "unknown scenario '$a'; known: ${SCENARIOS[*]} (or all, --list)"
@@ -352,7 +369,7 @@ main() {
 	t0=$(date +%s)
 	QEMU_RC=0
 	timeout -k 10 "$XEN_TIMEOUT" qemu-system-x86_64 -accel tcg,tb-size=256 -machine q35 \
-		-cpu max,-smap,-rdtscp,-avx,-avx2,-fsgsbase -smp 2 -m 1536 -nographic -no-reboot -nic none \
+		-cpu max,-smap,-rdtscp,-avx,-avx2 -smp 2 -m 1536 -nographic -no-reboot -nic none \
 		-kernel "$XEN_ELF" -append "$XEN_CMDLINE" \
 		-initrd "$DOM0_VMLINUZ $DOM0_CMDLINE,$RUN_DIR/dom0.initrd" \
 		"${drives[@]}" </dev/null >"$CONSOLE" 2>&1 || QEMU_RC=$?
