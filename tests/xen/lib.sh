@@ -86,6 +86,8 @@ _xen_extract() { # DIR
 	rm -rf "$dir"
 	mv "$tmp" "$dir"
 	touch "$dir/.done"
+	# trees of older package lists (400 MB each) go
+	for d in "$XEN_CACHE"/tree-*; do [ "$d" = "$dir" ] || rm -rf "$d"; done
 }
 
 # dom0's initramfs: busybox, xl and its libraries, xenstored, xenconsoled,
@@ -150,6 +152,8 @@ _qescan_build() { # OUT
 	${MUSL_CC:-musl-gcc} -std=gnu11 -Wall -Wextra -Werror -O2 -static -I"$XEN_REPO/src/lib" \
 		-o "$1.tmp" "$XEN_DIR/qescan.c" "$XEN_REPO/src/lib/sha256.c" || die "cannot build qescan (musl-tools)"
 	mv "$1.tmp" "$1"
+	local f
+	for f in "$XEN_CACHE"/qescan-*; do [ "$f" = "$1" ] || rm -f "$f"; done
 }
 
 xen_qescan() { # -> QESCAN
