@@ -218,7 +218,6 @@ run_plan() {
 # ---------------------------------------------------------------- results
 report_scenario() { # NAME
 	local name=$1 d=$RUN_DIR/$1 seed tok h_priv=0 h_vol=0
-	S_NAME=$name
 	scenario_config "$name"
 	seed=$(cat "$d/seed")
 	tok="QEM-$(printf '%s' "$seed" | sha256sum | cut -c1-44)"
@@ -255,7 +254,7 @@ report_scenario() { # NAME
 	R_TIMEOUT=$(xval "XEN $name " timeout); R_TIMEOUT=${R_TIMEOUT:-yes}
 	R_RUN_S=$(xval "XEN $name " run_s)
 	R_INFLATE=$(xval "XEN $name " inflate_errors); R_INFLATE=${R_INFLATE:-none}
-	R_BALLOON= R_KCORE_BYTES= R_PROBE_INFLATE=none
+	R_BALLOON='' R_KCORE_BYTES='' R_PROBE_INFLATE=none
 	if [ "$S_BALLOON" -gt 0 ]; then
 		R_BALLOON=$(xval "G:$name-probe: PROBE" kcore_copies)
 		R_KCORE_BYTES=$(xval "G:$name-probe: PROBE" kcore_bytes)
