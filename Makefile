@@ -156,7 +156,7 @@ $(B)/fuzz/%: $(O)/fuzz/tests/fuzz/%.o $(FUZZ_LIB_OBJ)
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $^
 
 # tests/xen: real Xen nested under QEMU (root; downloads Debian's Xen packages once).
-# Not in check-all yet: see tests/xen/README.md.
+# Also part of check-vm (tests/check.sh tier_vm).
 .PHONY: check-xen
 check-xen: all test-bins
 	@tests/xen/run.sh all
@@ -172,7 +172,7 @@ fuzz: $(FUZZ_BIN)
 
 # Test tiers (tests/check.sh; each ends with "N passed, N failed"):
 #   check        fast, no VM: unit, install, fuzz smoke, shipped strings, tests/dom0, tests/docs
-#   check-vm     tests/vm/guard-test.sh, the QEMU scenarios, the stack doc check
+#   check-vm     tests/vm/guard-test.sh, the QEMU scenarios, the stack doc check, tests/xen
 #   check-pkg    tests/pkg, and the dom0 tool built with dpkg-buildflags
 #   bench-smoke  every bench figure once at tiny sizes
 # check-all (scripts/test.sh) runs every tier listed in tests/check.sh.

@@ -93,6 +93,9 @@ tier_vm() {
 	# the README's storage-stack picture against this run's systemd boot
 	run_dir=$(sed -n 's/.*console logs in \(.*\)$/\1/p' <<<"$out" | tail -1)
 	script tests/docs/stack.sh ${run_dir:+"$run_dir/systemd/console.log"}
+	# real Xen nested under QEMU: PV/PVH domains, the balloon test and its control
+	# (one Xen boot; xen-hvm by name only, see tests/xen/README.md)
+	script tests/xen/run.sh all
 }
 
 tier_pkg() {

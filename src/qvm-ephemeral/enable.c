@@ -298,6 +298,10 @@ static int enable_targets(char **names, size_t nnames, char **ex, size_t nex, co
 			printf("%s: ephemeral (kernel %s, root and private read-only%s)%s\n", x->q->name,
 			       x->q->kernel.value, dom0_crypt ? ", volatile ephemeral in dom0" : "",
 			       had ? "; was already enabled, kept its saved settings" : "");
+		if (!qvm_quiet && !strcmp(x->q->virt_mode.value, "hvm"))
+			printf("%s: HVM: relies on its stubdomain booting the kernel and initramfs of the variant's "
+			       "modules.img, and on ephemeral-init making root and private read-only itself; "
+			       "that boot path is not tested under real Xen (see qvm-ephemeral(1))\n", x->q->name);
 		if (qube_is_disposable_template(x->q))
 			note_preloaded(x->q);
 	}

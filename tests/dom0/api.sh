@@ -85,6 +85,7 @@ check "personal: explicit kernelopts kept + flag" 0 "type=str nopat console=hvc0
 check "record says what was default" 0 "^v1 root.rw=1 private.rw=1 volatile.ephemeral=- kernel=default:6.1.0 kernelopts=default:nopat dom0-crypt=0$" -- q admin.vm.feature.Get work qubes-ephemeral.saved
 check "record of an explicit value" 0 "kernelopts=set:nopat%20console=hvc0" -- q admin.vm.feature.Get personal qubes-ephemeral.saved
 check "volatile untouched without --dom0-crypt" 0 "^ephemeral=False" -- q admin.vm.volume.Info work volatile
+check "HVM enable says what it relies on" 0 "^sys-net: HVM: relies on its stubdomain booting .*modules.img.*read-only itself" -- cat "$T/out"
 check "HVM with a dom0 kernel is enabled" 0 "^sys-net .*hvm +ro +ro +plain +variant +yes +ephemeral$" -- "$QVM" status sys-net
 check "enable again keeps the first record" 0 "was already enabled" -- "$QVM" enable work
 check "... record unchanged" 0 "kernel=default:6.1.0 kernelopts=default:nopat" -- q admin.vm.feature.Get work qubes-ephemeral.saved

@@ -462,3 +462,45 @@ private_template() { # BLOCKSIZE [MIB] -> PRIVATE_TEMPLATE
 	PRIVATE_TEMPLATE=$VM_CACHE/private-b$1-m$mib-$key.img
 	with_cache_lock _private_img_build "$1" "$PRIVATE_TEMPLATE" "$mib"
 }
+
+# ---------------------------------------------------------------- results (tests/vm and tests/xen)
+# The value of KEY=value on the last "GUEST ..." line of a console LOG that has it.
+guest_val() { # LOG KEY
+	# systemd's status lines can leave terminal escapes in front of ours
+	tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' | sed -n "s/^GUEST .*\b$2=\([^ ]*\).*/\1/p" | tail -1
+}
+
+# What the guest script (guest/init.sh) and ephemeral-init said on the console
+# LOG: -> R_USERSPACE R_DONE R_SWAP (yes|no) R_STATUS_RC R_FATAL (yes|no)
+guest_results() { # LOG
+	R_USERSPACE=no R_DONE=no R_SWAP=no R_FATAL=no
+	[ "$(guest_val "$1" userspace)" = yes ] && R_USERSPACE=yes
+	[ "$(guest_val "$1" "done")" = yes ] && R_DONE=yes
+	[ "$(guest_val "$1" swap_used)" = yes ] && R_SWAP=yes
+	R_STATUS_RC=$(guest_val "$1" status_rc)
+	grep -q 'qubes-ephemeral: FATAL' "$1" && R_FATAL=yes
+	return 0
+}
+
+# The expectation words both harnesses share (each has its own besides):
+# a miss adds its reason to FAILS; returns 1 for a word it does not know.
+# Reads the R_* above and R_HITS R_UNCHANGED; console:TEXT looks in LOG
+# (spaces of the console as _).
+expect_common() { # WORD LOG
+	case $1 in
+	userspace) [ "$R_USERSPACE" = yes ] || FAILS+=("userspace not reached") ;;
+	no_userspace) [ "$R_USERSPACE" = no ] || FAILS+=("userspace reached (want a stop before it)") ;;
+	fatal) [ "$R_FATAL" = yes ] || FAILS+=("no 'qubes-ephemeral: FATAL' line on the console") ;;
+	done) [ "$R_DONE" = yes ] || FAILS+=("guest script did not finish") ;;
+	no_hits) [ "$R_HITS" -eq 0 ] || FAILS+=("marker found $R_HITS times (want 0)") ;;
+	hits) [ "$R_HITS" -gt 0 ] || FAILS+=("marker not found (want > 0)") ;;
+	unchanged) [ "$R_UNCHANGED" = yes ] || FAILS+=("an origin image changed") ;;
+	changed) [ "$R_UNCHANGED" = no ] || FAILS+=("origins unchanged (stock mode should write private)") ;;
+	swap) [ "$R_SWAP" = yes ] || FAILS+=("no pages reached swap") ;;
+	status_ok) [ "$R_STATUS_RC" = 0 ] || FAILS+=("ephemeral-status did not confirm (exit ${R_STATUS_RC:-none})") ;;
+	console:*) tr ' ' _ <"$2" | grep -qF -- "${1#console:}" || FAILS+=("console lacks '${1#console:}'") ;;
+	no_console:*) ! tr ' ' _ <"$2" | grep -qF -- "${1#no_console:}" || FAILS+=("console has '${1#no_console:}'") ;;
+	*) return 1 ;;
+	esac
+	return 0
+}

@@ -8,7 +8,7 @@
 XEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 XEN_REPO=$(cd "$XEN_DIR/../.." && pwd)
 XEN_CACHE=${XEN_CACHE:-$XEN_DIR/cache}
-export VM_CACHE=$XEN_CACHE/vm
+export VM_CACHE=$XEN_CACHE/vm   # apart from tests/vm/cache: see xen_base_initrd
 # shellcheck source=tests/vm/lib.sh
 . "$XEN_REPO/tests/vm/lib.sh"
 # real xvd disks here: the base is Qubes' initramfs with its init.sh as
@@ -24,8 +24,9 @@ XEN_PKGS=(xen-hypervisor-$XEN_VER-amd64 xen-utils-$XEN_VER xen-utils-common xens
 	libxentoollog1 libxendevicemodel1 libxenhypfs1 libxentoolcore1 libyajl2 libncurses6 libtinfo6
 	libc6 libgcc-s1 libuuid1 libext2fs2 libcom-err2 liblzma5 libzstd1 zlib1g bash util-linux
 	busybox-static "$XEN_DOM0_KPKG"
-	# HVM: the device model (qemu-system-i386 of qemu-system-xen), its libraries, SeaBIOS
-	qemu-system-xen seabios libfdt1 libglib2.0-0 libffi8 libpcre2-8-0 libmount1 libblkid1 libselinux1
+	# HVM: the device model (qemu-system-i386 of qemu-system-xen), its libraries, its option
+	# ROMs (qemu-system-data: linuxboot_dma.bin for direct kernel boot, vgabios links), SeaBIOS
+	qemu-system-xen qemu-system-data seabios libfdt1 libglib2.0-0 libffi8 libpcre2-8-0 libmount1 libblkid1 libselinux1
 	libjpeg62-turbo libpixman-1-0 libspice-server1 liblz4-1 libopus0 libsasl2-2 libsasl2-modules-db libdb5.3
 	libssl3 libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 liborc-0.4-0 libdw1 libelf1 libunwind8 libcap2
 	libstdc++6 libusb-1.0-0 libudev1 libbz2-1.0)
@@ -33,6 +34,21 @@ XEN_PKGS=(xen-hypervisor-$XEN_VER-amd64 xen-utils-$XEN_VER xen-utils-common xens
 XEN_DOM0_MODULES=(virtio_pci virtio_blk xen-blkback xen-gntdev xen-gntalloc xen-evtchn xenfs xen-privcmd)
 # the stand-in of Qubes' dracut initramfs carries the Xen block driver too (QUBES-FACTS.md)
 BASE_INITRD_MODULES+=(xen-blkfront)
+
+# The real Qubes initramfs as dom0 builds it, for Xen: tests/vm/lib.sh's
+# qubes_initrd without what it changes for QEMU (init.sh keeps its xvd*
+# names, no virtio drivers, no alias that turns `modprobe xenblk` into
+# virtio). Its cache ($XEN_CACHE/vm) is apart from tests/vm's, whose
+# qubes_initrd prunes every other key. -> BASE_INITRD
+xen_base_initrd() {
+	local f inc='--include "$VM_DIR/qubes/xenblk-virtio.conf" /etc/modprobe.d/qe-xenblk-virtio.conf'
+	f=$(declare -f _qubes_initrd_build)
+	grep -qF -- "$inc" <<<"$f" || die "tests/vm/lib.sh's _qubes_initrd_build changed: adapt xen_base_initrd (the xenblk->virtio include)"
+	eval "${f/"$inc"/}"
+	qubes_subst() { cp "$1" "$2" && chmod --reference="$1" "$2"; }
+	QUBES_INITRD_QEMU_DRIVERS=""
+	base_initrd
+}
 
 xen_lock() { # runs "$@" under the cache lock (a subshell)
 	mkdir -p "$XEN_CACHE"
@@ -73,6 +89,8 @@ _xen_extract() { # DIR
 	rm -rf "$dir"
 	mv "$tmp" "$dir"
 	touch "$dir/.done"
+	# trees of older package lists (400 MB each) go
+	for d in "$XEN_CACHE"/tree-*; do [ "$d" = "$dir" ] || rm -rf "$d"; done
 }
 
 # dom0's initramfs: busybox, xl and its libraries, xenstored, xenconsoled,
@@ -137,6 +155,8 @@ _qescan_build() { # OUT
 	${MUSL_CC:-musl-gcc} -std=gnu11 -Wall -Wextra -Werror -O2 -static -I"$XEN_REPO/src/lib" \
 		-o "$1.tmp" "$XEN_DIR/qescan.c" "$XEN_REPO/src/lib/sha256.c" || die "cannot build qescan (musl-tools)"
 	mv "$1.tmp" "$1"
+	local f
+	for f in "$XEN_CACHE"/qescan-*; do [ "$f" = "$1" ] || rm -f "$f"; done
 }
 
 xen_qescan() { # -> QESCAN
