@@ -230,18 +230,26 @@ static int decompressor(enum ird_comp comp, char path[4096], char *argv[5])
 	return -ENOENT;
 }
 
-int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n, size_t *got)
+/* The decompressor of comp started on fd (from its offset), its output on c->out. */
+static int decompressor_start(int fd, enum ird_comp comp, struct child *c)
 {
 	char path[4096];
 	char *argv[5];
+	int r = decompressor(comp, path, argv);
+
+	if (r < 0)
+		return r;
+	struct spawn_opts o = { .in = fd, .out = SPAWN_PIPE, .err = SPAWN_NULL, .cwdfd = -1 };
+	return spawn_start(argv, &o, c);
+}
+
+int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n, size_t *got)
+{
+	struct child c;
 	int r;
 
 	*got = 0;
-	if ((r = decompressor(comp, path, argv)) < 0)
-		return r;
-	struct spawn_opts o = { .in = fd, .out = SPAWN_PIPE, .err = SPAWN_NULL, .cwdfd = -1 };
-	struct child c;
-	if ((r = spawn_start(argv, &o, &c)) < 0)
+	if ((r = decompressor_start(fd, comp, &c)) < 0)
 		return r;
 	ssize_t k = read_full(c.out, buf, n);
 	*got = k > 0 ? (size_t)k : 0;
@@ -254,18 +262,13 @@ int kio_decompress_head(int fd, enum ird_comp comp, unsigned char *buf, size_t n
 
 int kio_decompress_all(int fd, enum ird_comp comp, size_t max, unsigned char **buf, size_t *got)
 {
-	char path[4096];
-	char *argv[5];
 	unsigned char *b = NULL;
 	size_t cap = 0, n = 0;
+	struct child c;
 	int r;
 
 	*buf = NULL, *got = 0;
-	if ((r = decompressor(comp, path, argv)) < 0)
-		return r;
-	struct spawn_opts o = { .in = fd, .out = SPAWN_PIPE, .err = SPAWN_NULL, .cwdfd = -1 };
-	struct child c;
-	if ((r = spawn_start(argv, &o, &c)) < 0)
+	if ((r = decompressor_start(fd, comp, &c)) < 0)
 		return r;
 	for (;;) {
 		if (n == cap) {
