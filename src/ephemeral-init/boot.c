@@ -11,34 +11,35 @@
 #include "init.h"
 #include "log.h"
 
-void read_cmdline(struct ctx *c)
+int read_cmdline(struct ctx *c)
 {
 	char buf[4096], err[256];
 	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		fatal("cannot read /proc/cmdline: %s", strerror(errno));
+		return step_fail(c, -errno, "cannot read /proc/cmdline");
 	ssize_t n = read_full(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)
-		fatal("cannot read /proc/cmdline: %s", strerror((int)-n));
+		return step_fail(c, (int)n, "cannot read /proc/cmdline");
 	buf[n] = 0;
 	/* Decide the failure policy first, even if the rest does not parse. */
 	fatal_set_ephemeral(strstr(buf, "qubes.ephemeral=1") != NULL);
 	if (cmdline_parse(buf, &c->opt, err, sizeof(err)) < 0)
-		fatal("kernel command line: %s", err);
+		return step_refuse(c, -EINVAL, "kernel command line: %s", err);
 	fatal_set_ephemeral(c->opt.ephemeral);
+	return 0;
 }
 
 /* Qubes boots VM kernels with xen_scrub_pages=0 and leaves turning it back
  * on to the initramfs (memory.c). Before any disk is read. */
-void enable_scrubbing(struct ctx *c)
+int enable_scrubbing(struct ctx *c)
 {
 	int was = scrub_pages_read(NULL);
 	c->scrub = scrub_pages_enable(NULL);
 	meminit_from_kernel_log(&c->meminit);
 	if (c->scrub < 0) {
 		if (c->opt.ephemeral)
-			fatal_errno(c->scrub, "cannot turn on Xen balloon scrubbing (scrub_pages): memory this "
+			return step_fail(c, c->scrub, "cannot turn on Xen balloon scrubbing (scrub_pages): memory this "
 				    "qube hands back to Xen would reach other qubes unwiped");
 		log_errno(c->scrub, "cannot turn on Xen balloon scrubbing (scrub_pages)");
 	}
@@ -49,73 +50,77 @@ void enable_scrubbing(struct ctx *c)
 		 c->scrub == SCRUB_ABSENT ? "absent (no Xen balloon driver: nothing handed back to scrub)" : "OFF",
 		 c->meminit.alloc < 0 ? "unknown" : c->meminit.alloc ? "on" : "off",
 		 c->meminit.free < 0 ? "unknown" : c->meminit.free ? "on" : "off");
+	return 0;
 }
 
 /* Device events, the initramfs' module index and the drivers of the devices
  * present (coldplug): how both /init and the hook mode begin. */
-void start_devices(struct ctx *c)
+int start_devices(struct ctx *c)
 {
 	int r;
 
 	if ((c->uevent_fd = uevent_open()) < 0)
-		fatal("cannot listen for device events: %s", strerror(-c->uevent_fd));
+		return step_fail(c, c->uevent_fd, "cannot listen for device events");
 	if ((r = modules_init(c)) < 0)
-		fatal("cannot read the initramfs module list: %s", strerror(-r));
+		return step_fail(c, r, "cannot read the initramfs module list");
 	step_done(c, "modindex");
 	if (c->opt.ephemeral)
 		stack_modules_start(c);
 	modules_coldplug(c);
 	step_done(c, "coldplug");
+	return 0;
 }
 
-void wait_disks(struct ctx *c)
+int wait_disks(struct ctx *c)
 {
 	const struct options *o = &c->opt;
 	int r;
 
 	if ((r = wait_disk(c, o->disk_root, o->timeout_s, true)) < 0)
-		fatal("root disk /dev/%s did not appear within %u s; check the VM's root volume",
+		return step_refuse(c, r, "root disk /dev/%s did not appear within %u s; check the VM's root volume",
 		      o->disk_root, o->timeout_s);
 	if ((r = wait_disk(c, o->disk_private, o->timeout_s, true)) < 0)
-		fatal("private disk /dev/%s did not appear within %u s; check the VM's private volume",
+		return step_refuse(c, r, "private disk /dev/%s did not appear within %u s; check the VM's private volume",
 		      o->disk_private, o->timeout_s);
 	if ((r = wait_disk(c, o->disk_volatile, o->timeout_s, true)) < 0)
-		fatal("volatile disk /dev/%s did not appear within %u s; the VM needs a volatile volume",
+		return step_refuse(c, r, "volatile disk /dev/%s did not appear within %u s; the VM needs a volatile volume",
 		      o->disk_volatile, o->timeout_s);
+	return 0;
 }
 
 /* The origins must be read-only before anything opens them for writing. */
-void lock_origins(struct ctx *c)
+int lock_origins(struct ctx *c)
 {
 	char part[CMDLINE_DISK_NAME_MAX + 8];
 	int r;
 
 	if (TEST_FAIL(c, FAIL_READONLY))
-		fatal("cannot set root origin /dev/%s read-only: injected failure "
+		return step_refuse(c, -EIO, "cannot set root origin /dev/%s read-only: injected failure "
 		      "(qubes.ephemeral.test.fail=readonly)", c->opt.disk_root);
 	if ((r = find_root_partition(NULL, c->opt.disk_root, part, sizeof(part))) < 0)
-		fatal("cannot find the root partition on /dev/%s: %s", c->opt.disk_root, strerror(-r));
+		return step_fail(c, r, "cannot find the root partition on /dev/%s", c->opt.disk_root);
 	struct disk whole;
 	if ((r = disk_probe(&whole, c->opt.disk_root)) < 0 || (r = disk_force_readonly(&whole)) < 0)
-		fatal("cannot set /dev/%s read-only: %s", c->opt.disk_root, strerror(-r));
+		return step_fail(c, r, "cannot set /dev/%s read-only", c->opt.disk_root);
 	if ((r = disk_probe(&c->root, part)) < 0 || (r = disk_force_readonly(&c->root)) < 0)
-		fatal("cannot set root origin /dev/%s read-only: %s", part, strerror(-r));
+		return step_fail(c, r, "cannot set root origin /dev/%s read-only", part);
 	c->root.was_writable |= whole.was_writable;
 	if ((r = disk_probe(&c->private_, c->opt.disk_private)) < 0 ||
 	    (r = disk_force_readonly(&c->private_)) < 0)
-		fatal("cannot set private origin /dev/%s read-only: %s", c->opt.disk_private, strerror(-r));
+		return step_fail(c, r, "cannot set private origin /dev/%s read-only", c->opt.disk_private);
 	if ((r = disk_probe(&c->volatile_, c->opt.disk_volatile)) < 0)
-		fatal("cannot open volatile disk /dev/%s: %s", c->opt.disk_volatile, strerror(-r));
+		return step_fail(c, r, "cannot open volatile disk /dev/%s", c->opt.disk_volatile);
 	if (c->root.was_writable || c->private_.was_writable)
 		log_info("origins were attached writable (root %s, private %s); forced read-only",
 			 c->root.was_writable ? "yes" : "no", c->private_.was_writable ? "yes" : "no");
+	return 0;
 }
 
 #define LIST(a) (a), sizeof(a) / sizeof((a)[0])
 
 /* A stack module the loader thread did not find in RAM comes from the
  * modules disk, mounted only then: on the critical path only when needed. */
-static int load_from_disk(struct ctx *c, int i, int r, bool *mounted)
+static int load_from_disk(struct ctx *c, int i, int r, bool *mounted, bool *mount_failed)
 {
 	if (r != -ENOENT)
 		return r;
@@ -125,16 +130,17 @@ static int load_from_disk(struct ctx *c, int i, int r, bool *mounted)
 	if (!*mounted) {
 		int m;
 		/* an in-VM kernel's initramfs carries its modules (hook.c); no modules disk */
-		if (!c->hook && (m = mount_modules_disk(c)) < 0 && m != -ENODEV)
-			fatal("cannot mount modules disk /dev/%s read-only: %s", c->opt.disk_modules,
-			      strerror(-m));
+		if (!c->hook && (m = mount_modules_disk(c)) < 0 && m != -ENODEV) {
+			*mount_failed = true;
+			return step_fail(c, m, "cannot mount modules disk /dev/%s read-only", c->opt.disk_modules);
+		}
 		*mounted = true;
 		step_done(c, "moddisk");
 	}
 	return load_module(c, stack_module_names[i], i != STACK_AESNI);
 }
 
-void load_stack_modules(struct ctx *c)
+int load_stack_modules(struct ctx *c)
 {
 	/* dm-crypt asks the crypto API for xts(aes) when its table loads, and
 	 * with no modprobe in the initramfs nothing comes on demand. AES-NI
@@ -149,8 +155,11 @@ void load_stack_modules(struct ctx *c)
 
 	stack_modules_wait(res);
 	for (int i = 0; i < STACK_MODULES; i++) {
-		if ((r = load_from_disk(c, i, res[i], &mounted)) >= 0)
+		bool mount_failed = false;
+		if ((r = load_from_disk(c, i, res[i], &mounted, &mount_failed)) >= 0)
 			continue;
+		if (mount_failed)
+			return r;   /* c->why says it */
 		if (i == STACK_AESNI) {
 			log_info("no AES-NI (aesni-intel: %s): dm-crypt uses the generic AES, much slower",
 				 strerror(-r));
@@ -159,7 +168,8 @@ void load_stack_modules(struct ctx *c)
 		} else {
 			failed = stack_module_names[i];
 		}
-		fatal("cannot load kernel module %s: %s; it must be built in, in the initramfs "
-		      "or on the modules disk", failed, strerror(-r));
+		return step_refuse(c, r, "cannot load kernel module %s: %s; it must be built in, in the initramfs "
+				   "or on the modules disk", failed, strerror(-r));
 	}
+	return 0;
 }

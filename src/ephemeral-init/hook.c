@@ -39,13 +39,18 @@ static void hook_setup(struct ctx *c)
 	uname(&u);
 	snprintf(c->kver, sizeof(c->kver), "%s", u.release);
 	log_info("ephemeral mode (initramfs hook), kernel %s", c->kver);
-	enable_scrubbing(c);
+	if (enable_scrubbing(c) < 0)
+		fatal("%s", c->why);
 	if ((r = watchdog_start(&c->opt)) < 0)
 		fatal_errno(r, "cannot start the setup watchdog");
-	start_devices(c);
-	wait_disks(c);
-	lock_origins(c);
-	load_stack_modules(c);
+	if (start_devices(c) < 0)
+		fatal("%s", c->why);
+	if (wait_disks(c) < 0)
+		fatal("%s", c->why);
+	if (lock_origins(c) < 0)
+		fatal("%s", c->why);
+	if (load_stack_modules(c) < 0)
+		fatal("%s", c->why);
 	/* Qubes' COW script must not have run (our hook removes it from the
 	 * ephemeral boot): a dmroot of someone else would be a plain snapshot */
 	int ctl = dm_open_control();
@@ -96,7 +101,8 @@ static void hook_finish(struct ctx *c, const char *newroot)
 		fatal("the new root %s is mounted from device %u:%u, not from the encrypted /dev/mapper/" DM_ROOT
 		      " (%u:%u); check root= on the kernel command line", newroot,
 		      major(st.st_dev), minor(st.st_dev), major(root), minor(root));
-	lock_origins(c);   /* again: nothing may have undone it since setup */
+	if (lock_origins(c) < 0)
+		fatal("%s", c->why);   /* again: nothing may have undone it since setup */
 	/* redirect_names only asks whether there is a swap slice */
 	c->layout.swap_sectors = dm_devno(c->dm, DM_SWAP, &swap) == 0;
 	/* writes nothing into the root: it may stay mounted read-only */
@@ -117,7 +123,8 @@ int hook_main(int argc, char **argv)
 			"(from the initramfs scripts of an in-VM kernel)\n");
 		return 2;
 	}
-	read_cmdline(&c);   /* a malformed qubes.ephemeral* option stops the boot */
+	if (read_cmdline(&c) < 0)
+		fatal("%s", c.why);   /* a malformed qubes.ephemeral* option stops the boot */
 	if (!c.opt.ephemeral)
 		return strcmp(mode, "check") == 0;
 	if (strcmp(mode, "setup") == 0) {

@@ -90,15 +90,17 @@ int scrub_pages_enable(const char *sysroot);
 int scrub_pages_read(const char *sysroot);
 const char *scrub_state_name(int s);
 void meminit_from_kernel_log(struct meminit *m);
-/* boot.c: turns scrubbing on, fatal in ephemeral mode when that fails */
-void enable_scrubbing(struct ctx *c);
+/* boot.c: turns scrubbing on; in ephemeral mode a failure is the step's
+ * (negative errno, c->why), otherwise only said */
+int enable_scrubbing(struct ctx *c);
 
-/* boot.c: boot steps of main.c and hook.c; each stops the boot on failure */
-void read_cmdline(struct ctx *c);
-void start_devices(struct ctx *c);
-void wait_disks(struct ctx *c);
-void lock_origins(struct ctx *c);
-void load_stack_modules(struct ctx *c);
+/* boot.c: boot steps of main.c and hook.c; each returns 0 or a negative
+ * errno with c->why set: the caller stops the boot (fatal) with it */
+int read_cmdline(struct ctx *c);
+int start_devices(struct ctx *c);
+int wait_disks(struct ctx *c);
+int lock_origins(struct ctx *c);
+int load_stack_modules(struct ctx *c);
 
 /* hook.c: `ephemeral-init --hook check|setup|finish NEWROOT`, for the
  * initramfs-tools scripts and the dracut module of in-VM kernels */
@@ -109,6 +111,9 @@ void step_done(struct ctx *c, const char *name);
 /* Records what failed in c->why ("cannot ...: <errno text>") and returns r
  * (a negative errno): steps report, only main() and hook_main() stop. */
 int step_fail(struct ctx *c, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same when the sentence already says why: c->why is it, as it is;
+ * returns r (-EIO when r is not negative). */
+int step_refuse(struct ctx *c, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* watchdog.c: a step that makes no progress for qubes.ephemeral.watchdog
  * seconds stops the boot (fatal). step_done() kicks it. */

@@ -20,13 +20,16 @@ static void boot_ephemeral(struct ctx *c)
 	int r;
 
 	test_hang(c, "disks");
-	wait_disks(c);
+	if (wait_disks(c) < 0)
+		fatal("%s", c->why);
 	step_done(c, "disks");
 	test_hang(c, "origins");
-	lock_origins(c);
+	if (lock_origins(c) < 0)
+		fatal("%s", c->why);
 	step_done(c, "origins");
 	test_hang(c, "modules");
-	load_stack_modules(c);
+	if (load_stack_modules(c) < 0)
+		fatal("%s", c->why);
 	step_done(c, "modules");
 	if ((r = build_stack(c)) < 0)
 		fatal("%s", c->why[0] ? c->why : strerror(-r));
@@ -89,8 +92,10 @@ int main(int argc, char **argv)
 	stock_exec_original(argv);
 	if ((r = mount_early()) < 0)
 		fatal("cannot mount /proc, /sys, /dev or /run: %s", strerror(-r));
-	read_cmdline(&c);
-	enable_scrubbing(&c);
+	if (read_cmdline(&c) < 0)
+		fatal("%s", c.why);
+	if (enable_scrubbing(&c) < 0)
+		fatal("%s", c.why);
 	if (c.opt.ephemeral && (r = watchdog_start(&c.opt)) < 0)
 		fatal_errno(r, "cannot start the setup watchdog");
 	modprobe_helper_off();
@@ -99,7 +104,8 @@ int main(int argc, char **argv)
 	log_info("%s mode, kernel %s", c.opt.ephemeral ? "ephemeral" : "stock", c.kver);
 
 	step_done(&c, "api");
-	start_devices(&c);
+	if (start_devices(&c) < 0)
+		fatal("%s", c.why);
 
 	if (c.opt.ephemeral)
 		boot_ephemeral(&c);

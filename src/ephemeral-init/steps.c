@@ -2,6 +2,7 @@
 /* Boot step timings: one line at the end of setup says where /init spent
  * its time ("steps: disks 12, origins 3, ..." in ms), so a slow boot can be
  * explained without a debugger (bench/run.sh reads it too). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,4 +37,14 @@ int step_fail(struct ctx *c, int r, const char *fmt, ...)
 	va_end(ap);
 	snprintf(c->why, sizeof(c->why), "%s: %s", msg, strerror(r < 0 ? -r : r));
 	return r;
+}
+
+int step_refuse(struct ctx *c, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	return r < 0 ? r : -EIO;
 }

@@ -32,6 +32,17 @@ int __real_mount(const char *, const char *, const char *, unsigned long, const 
 #include "fakekernel.h"
 
 #define KVER "6.1.0-test"
+/* A boot step that fails returns a negative errno with c.why set; only its
+ * caller (main, hook_main) stops the boot with it. The step itself must
+ * never call fatal(). fk_fatal_msg gets c.why: the line the boot prints. */
+#define STEP_STOPS(call) ({ \
+	volatile int step_r_ = 0; \
+	if (CALLS_FATAL(step_r_ = (call))) \
+		fail_msg("%s called fatal(): only main() and hook_main() may stop the boot", #call); \
+	if (step_r_ < 0) \
+		snprintf(fk_fatal_msg, sizeof(fk_fatal_msg), "%s", c.why); \
+	step_r_ < 0; })
+
 static struct ctx c;
 
 static void ctx_init(const char *cmdline)
@@ -89,7 +100,7 @@ static void cmdline_from_proc(void **state)
 	fr_write("/proc/cmdline", "root=/dev/mapper/dmroot ro qubes.ephemeral=1 qubes.ephemeral.disks=vda,vdb,vdc,vdd "
 		 "qubes.ephemeral.timeout=7 qubes.ephemeral.watchdog=200\n");
 	memset(&c, 0, sizeof(c));
-	assert_false(CALLS_FATAL(read_cmdline(&c)));
+	assert_false(STEP_STOPS(read_cmdline(&c)));
 	assert_true(c.opt.ephemeral);
 	assert_string_equal(c.opt.disk_root, "vda");
 	assert_string_equal(c.opt.disk_volatile, "vdc");
@@ -105,14 +116,14 @@ static void cmdline_refusals_stop_the_boot(void **state)
 	ENTER();
 	memset(&c, 0, sizeof(c));
 	/* no /proc */
-	assert_true(CALLS_FATAL(read_cmdline(&c)));
+	assert_true(STEP_STOPS(read_cmdline(&c)));
 	assert_non_null(strstr(fk_fatal_msg, "cannot read /proc/cmdline"));
 	fr_write("/proc/cmdline", "qubes.ephemeral=1 qubes.ephemeral.swap=12Q\n");
-	assert_true(CALLS_FATAL(read_cmdline(&c)));
+	assert_true(STEP_STOPS(read_cmdline(&c)));
 	assert_non_null(strstr(fk_fatal_msg, "kernel command line: "));
 	assert_non_null(strstr(fk_fatal_msg, "qubes.ephemeral.swap"));
 	fr_write("/proc/cmdline", "qubes.ephemeral=1 qubes.ephemeral.watchdog=1\n");
-	assert_true(CALLS_FATAL(read_cmdline(&c)));
+	assert_true(STEP_STOPS(read_cmdline(&c)));
 	assert_non_null(strstr(fk_fatal_msg, "qubes.ephemeral.watchdog"));
 }
 
@@ -147,7 +158,7 @@ static void scrubbing_turned_on(void **state)
 	c.hook = true;
 	fr_write(SCRUB, "0\n");
 	fr_capture_stderr();
-	assert_false(CALLS_FATAL(enable_scrubbing(&c)));
+	assert_false(STEP_STOPS(enable_scrubbing(&c)));
 	const char *err = fr_stderr();
 	assert_int_equal(c.scrub, SCRUB_ON);
 	assert_non_null(strstr(err, "scrub_pages hook did not run"));
@@ -163,11 +174,11 @@ static void scrubbing_refused(void **state)
 	ctx_init("qubes.ephemeral=1");
 	fr_mkdirs(SCRUB);
 	assert_int_equal(mkdir(SCRUB, 0755), 0);
-	assert_true(CALLS_FATAL(enable_scrubbing(&c)));
+	assert_true(STEP_STOPS(enable_scrubbing(&c)));
 	assert_non_null(strstr(fk_fatal_msg, "cannot turn on Xen balloon scrubbing"));
 	ctx_init("");
 	fr_capture_stderr();
-	assert_false(CALLS_FATAL(enable_scrubbing(&c)));
+	assert_false(STEP_STOPS(enable_scrubbing(&c)));
 	assert_true(c.scrub < 0);
 	assert_non_null(strstr(fr_stderr(), "Xen balloon scrubbing OFF"));
 }
@@ -181,7 +192,7 @@ static void origins_locked(void **state)
 	ctx_init("qubes.ephemeral=1");
 	qubes_disks(true, false);
 	fr_capture_stderr();
-	assert_false(CALLS_FATAL(lock_origins(&c)));
+	assert_false(STEP_STOPS(lock_origins(&c)));
 	/* the whole root disk, the root partition and the private disk; the volatile disk stays writable */
 	assert_string_equal(fk_disk_log, "probe:xvda ro:xvda probe:xvda3 ro:xvda3 probe:xvdb ro:xvdb probe:xvdc");
 	assert_true(disk_named("xvda")->locked && disk_named("xvda3")->locked && disk_named("xvdb")->locked);
@@ -204,7 +215,7 @@ static void origins_whole_disk_writable(void **state)
 	qubes_disks(false, false);
 	disk_named("xvda")->was_writable = true;
 	fr_capture_stderr();
-	assert_false(CALLS_FATAL(lock_origins(&c)));
+	assert_false(STEP_STOPS(lock_origins(&c)));
 	assert_true(c.root.was_writable);
 	assert_non_null(strstr(fr_stderr(), "(root yes, private no)"));
 }
@@ -226,7 +237,7 @@ static void origins_fail_closed(void **state)
 		ctx_init("qubes.ephemeral=1");
 		qubes_disks(true, true);
 		disk_named(cases[i].disk)->ro_fails = true;
-		assert_true(CALLS_FATAL(lock_origins(&c)));
+		assert_true(STEP_STOPS(lock_origins(&c)));
 		assert_string_equal(fk_fatal_msg, cases[i].msg);
 		assert_string_equal(fk_disk_log, cases[i].log);
 	}
@@ -234,14 +245,14 @@ static void origins_fail_closed(void **state)
 	fk_reset();
 	qubes_disks(true, true);
 	disk_named("xvdb")->probe_fails = true;
-	assert_true(CALLS_FATAL(lock_origins(&c)));
+	assert_true(STEP_STOPS(lock_origins(&c)));
 	assert_string_equal(fk_fatal_msg, "cannot set private origin /dev/xvdb read-only: Input/output error");
 	assert_false(disk_named("xvdb")->locked);
 	/* no volatile disk */
 	fk_reset();
 	qubes_disks(true, true);
 	disk_named("xvdc")->absent = true;
-	assert_true(CALLS_FATAL(lock_origins(&c)));
+	assert_true(STEP_STOPS(lock_origins(&c)));
 	assert_string_equal(fk_fatal_msg, "cannot open volatile disk /dev/xvdc: No such file or directory");
 }
 
@@ -250,13 +261,13 @@ static void origins_without_root_disk(void **state)
 	(void)state;
 	ENTER();
 	ctx_init("qubes.ephemeral=1");
-	assert_true(CALLS_FATAL(lock_origins(&c)));
+	assert_true(STEP_STOPS(lock_origins(&c)));
 	assert_string_equal(fk_fatal_msg, "cannot find the root partition on /dev/xvda: No such file or directory");
 	assert_string_equal(fk_disk_log, "");
 	/* test builds: the injected failure comes before anything is touched */
 	ctx_init("qubes.ephemeral=1 qubes.ephemeral.test.fail=readonly");
 	qubes_disks(true, true);
-	assert_true(CALLS_FATAL(lock_origins(&c)));
+	assert_true(STEP_STOPS(lock_origins(&c)));
 	assert_non_null(strstr(fk_fatal_msg, "injected failure"));
 	assert_string_equal(fk_disk_log, "");
 }
@@ -328,19 +339,19 @@ static void disk_waits(void **state)
 	(void)state;
 	ENTER();
 	ctx_init("qubes.ephemeral=1 qubes.ephemeral.timeout=3");
-	assert_true(CALLS_FATAL(wait_disks(&c)));
+	assert_true(STEP_STOPS(wait_disks(&c)));
 	assert_string_equal(fk_fatal_msg, "root disk /dev/xvda did not appear within 3 s; check the VM's root volume");
 	qubes_disks(false, false);
 	disk_named("xvdb")->absent = true;
-	assert_true(CALLS_FATAL(wait_disks(&c)));
+	assert_true(STEP_STOPS(wait_disks(&c)));
 	assert_non_null(strstr(fk_fatal_msg, "private disk /dev/xvdb did not appear"));
 	disk_named("xvdb")->absent = false;
 	disk_named("xvdc")->absent = true;
-	assert_true(CALLS_FATAL(wait_disks(&c)));
+	assert_true(STEP_STOPS(wait_disks(&c)));
 	assert_non_null(strstr(fk_fatal_msg, "the VM needs a volatile volume"));
 	disk_named("xvdc")->absent = false;
 	fk_disk_log[0] = 0;
-	assert_false(CALLS_FATAL(wait_disks(&c)));
+	assert_false(STEP_STOPS(wait_disks(&c)));
 	assert_string_equal(fk_disk_log, "wait:xvda wait:xvdb wait:xvdc");
 }
 
@@ -427,7 +438,7 @@ static void stack_modules_generic_aes(void **state)
 	fk_mod_refused = "aesni_intel";
 	assert_int_equal(modules_init(&c), 0);
 	fr_capture_stderr();
-	assert_false(CALLS_FATAL(load_stack_modules(&c)));
+	assert_false(STEP_STOPS(load_stack_modules(&c)));
 	assert_non_null(strstr(fr_stderr(), "no AES-NI"));
 	assert_true(at("dm_mod") == 0);
 	assert_true(at("ecb") > 0 && at("xts") > at("ecb") && at("dm_crypt") > at("xts"));
@@ -452,7 +463,7 @@ static void stack_modules_aesni(void **state)
 	fr_mkdirs("/sys/module/dm_mod/x");
 	mkdir("/sys/module/dm_mod", 0755);
 	assert_int_equal(modules_init(&c), 0);
-	assert_false(CALLS_FATAL(load_stack_modules(&c)));
+	assert_false(STEP_STOPS(load_stack_modules(&c)));
 	assert_true(at("crypto_simd") >= 0 && at("aesni_intel") > at("crypto_simd"));
 	assert_int_equal(at("ecb"), -1);
 	assert_int_equal(at("xts"), -1);
@@ -470,7 +481,7 @@ static void stack_modules_thread(void **state)
 	fake_modules(MODDIR, true);
 	assert_int_equal(modules_init(&c), 0);
 	stack_modules_start(&c);
-	assert_false(CALLS_FATAL(load_stack_modules(&c)));
+	assert_false(STEP_STOPS(load_stack_modules(&c)));
 	assert_true(at("dm_mod") == 0 && at("aesni_intel") > at("crypto_simd") && at("dm_thin_pool") > at("dm_crypt"));
 	assert_null(strstr(c.steps, "moddisk"));
 	assert_string_equal(fk_mount_log, "");
@@ -487,7 +498,7 @@ static void stack_modules_thread_then_disk(void **state)
 	fk_add_disk("xvdd", 202, 48, 500 << 20, false);
 	assert_int_equal(modules_init(&c), 0);
 	stack_modules_start(&c);
-	assert_false(CALLS_FATAL(load_stack_modules(&c)));
+	assert_false(STEP_STOPS(load_stack_modules(&c)));
 	assert_non_null(strstr(c.steps, "moddisk"));
 	assert_true(at("dm_thin_pool_from_disk") > at("dm_crypt"));
 }
@@ -502,7 +513,7 @@ static void stack_modules_missing(void **state)
 	fake_modules(MODDIR, true);
 	fk_mod_refused = "dm_crypt";
 	assert_int_equal(modules_init(&c), 0);
-	assert_true(CALLS_FATAL(load_stack_modules(&c)));
+	assert_true(STEP_STOPS(load_stack_modules(&c)));
 	assert_non_null(strstr(fk_fatal_msg, "cannot load kernel module dm-crypt: No such device"));
 	assert_int_equal(at("dm_thin_pool"), -1);
 	fk_reset();
@@ -510,7 +521,7 @@ static void stack_modules_missing(void **state)
 	c.hook = true;
 	fake_modules(MODDIR, false);
 	assert_int_equal(modules_init(&c), 0);
-	assert_true(CALLS_FATAL(load_stack_modules(&c)));
+	assert_true(STEP_STOPS(load_stack_modules(&c)));
 	assert_string_equal(fk_fatal_msg, "cannot load kernel module dm-thin-pool: No such file or directory; it must be "
 			    "built in, in the initramfs or on the modules disk");
 	/* no module index at all: only built-in modules */
@@ -533,7 +544,7 @@ static void modules_disk(void **state)
 		 "kernel/drivers/md/dm-thin-pool.ko:\n");
 	fk_add_disk("xvdd", 202, 48, 500 << 20, false);
 	assert_int_equal(modules_init(&c), 0);
-	assert_false(CALLS_FATAL(load_stack_modules(&c)));
+	assert_false(STEP_STOPS(load_stack_modules(&c)));
 	assert_true(c.modules_mounted);
 	assert_non_null(strstr(fk_disk_log, "ro:xvdd"));
 	assert_non_null(strstr(fk_mount_log, "[/dev/xvdd /.modules-disk ext3 0x7 -]"));
@@ -554,19 +565,19 @@ static void modules_disk_refusals(void **state)
 	fk_add_disk("xvdd", 202, 48, 500 << 20, false);
 	disk_named("xvdd")->ro_fails = true;
 	assert_int_equal(modules_init(&c), 0);
-	assert_true(CALLS_FATAL(load_stack_modules(&c)));
+	assert_true(STEP_STOPS(load_stack_modules(&c)));
 	assert_string_equal(fk_fatal_msg, "cannot mount modules disk /dev/xvdd read-only: Operation not permitted");
 	assert_string_equal(fk_mount_log, "");
 	/* ext3 and ext4 both refused */
 	disk_named("xvdd")->ro_fails = false;
 	fk_mount_fail = "/.modules-disk";
-	assert_true(CALLS_FATAL(load_stack_modules(&c)));
+	assert_true(STEP_STOPS(load_stack_modules(&c)));
 	assert_non_null(strstr(fk_mount_log, "ext4"));
 	/* a disk without modules.dep: built-in and initramfs modules only,
 	 * said once; dm-thin-pool is then nowhere */
 	fk_mount_fail = NULL;
 	fr_capture_stderr();
-	assert_true(CALLS_FATAL(load_stack_modules(&c)));
+	assert_true(STEP_STOPS(load_stack_modules(&c)));
 	assert_non_null(strstr(fr_stderr(), "modules disk has no " KVER "/modules.dep"));
 	assert_non_null(strstr(fk_fatal_msg, "dm-thin-pool"));
 	assert_null(c.disk_db);
@@ -588,7 +599,7 @@ static void coldplug(void **state)
 	fr_write("/sys/bus/virtio/devices/virtio1/modalias", "virtio:d00000002v00001AF4\n");
 	fr_write("/sys/bus/pci/devices/0000:00:01.0/modalias", "pci:v00008086d00001237sv*\n");
 	fr_mkdirs("/sys/bus/empty/devices/x");
-	assert_false(CALLS_FATAL(start_devices(&c)));
+	assert_false(STEP_STOPS(start_devices(&c)));
 	assert_true(c.uevent_fd >= 0);
 	assert_true(at("virtio") >= 0 && at("virtio_ring") >= 0);
 	assert_true(at("virtio_blk(compressed)") > at("virtio"));
