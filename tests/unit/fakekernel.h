@@ -13,6 +13,7 @@
  * Every other syscall() goes to the kernel (the keyring's add_key/keyctl,
  * on this process' own keyring). */
 #pragma once
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -341,8 +342,12 @@ long __wrap_syscall(long n, ...)
 			errno = ENODEV;
 			return -1;
 		}
-		/* compressed modules ask the kernel to decompress them */
+		/* compressed modules ask the kernel to decompress them; the
+		 * stack's loader thread and coldplug load side by side */
+		static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+		pthread_mutex_lock(&lock);
 		fk_log(fk_mod_log, sizeof(fk_mod_log), "%s%s", name, a[2] ? "(compressed)" : "");
+		pthread_mutex_unlock(&lock);
 		snprintf(path, sizeof(path), "/sys/module/%s", name);
 		mkdir("/sys", 0755);
 		mkdir("/sys/module", 0755);

@@ -60,11 +60,17 @@ static void ctx_init(const char *cmdline)
 
 static int cleanup(void **state)
 {
+	int res[STACK_MODULES];
+
 	(void)state;
+	/* a step that stopped the boot before the stack's modules leaves the
+	 * loader thread (the boot would power off): join it here */
+	stack_modules_wait(res);
 	fr_leave();
 	moddb_free(c.initrd_db);
 	moddb_free(c.disk_db);
-	c.initrd_db = c.disk_db = NULL;
+	moddb_free(c.carried_db);
+	c.initrd_db = c.disk_db = c.carried_db = NULL;
 	if (c.uevent_fd >= 0)
 		close(c.uevent_fd);
 	c.uevent_fd = -1;
@@ -600,6 +606,8 @@ static void coldplug(void **state)
 	fr_write("/sys/bus/pci/devices/0000:00:01.0/modalias", "pci:v00008086d00001237sv*\n");
 	fr_mkdirs("/sys/bus/empty/devices/x");
 	assert_false(STEP_STOPS(start_devices(&c)));
+	int res[STACK_MODULES];
+	stack_modules_wait(res);   /* ephemeral mode: the stack's loader ran beside coldplug */
 	assert_true(c.uevent_fd >= 0);
 	assert_true(at("virtio") >= 0 && at("virtio_ring") >= 0);
 	assert_true(at("virtio_blk(compressed)") > at("virtio"));
