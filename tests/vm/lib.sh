@@ -268,35 +268,8 @@ standin_initrd() { # -> STANDIN_INITRD
 base_initrd() { # -> BASE_INITRD (the real Qubes initramfs)
 	qubes_initrd
 	BASE_INITRD=$QUBES_INITRD
-	[ "$QUBES_INITRD_NAMES" != xvd ] || qubes_initrd_xvd
 }
 
-# QUBES_INITRD_NAMES=xvd (tests/xen: real Xen disks, where a variant's stock
-# mode runs the kept init.sh): the same initramfs with init.sh as Qubes
-# ships it and without the virtio aliases. -> BASE_INITRD
-QUBES_INITRD_NAMES=${QUBES_INITRD_NAMES:-vd}
-qubes_initrd_xvd() {
-	local src
-	src=$(qubes_src qubes-linux-utils) || die "no qubes-linux-utils snapshot (see above)"
-	BASE_INITRD=$VM_CACHE/qubes-xvd-initrd-$(basename "$QUBES_INITRD" .img | sed 's/^qubes-initramfs-//')-$(sha256sum <"$src/dracut/simple/init.sh" | cut -c1-12).img
-	with_cache_lock _qubes_initrd_xvd_build "$QUBES_INITRD" "$src/dracut/simple/init.sh" "$BASE_INITRD"
-}
-
-_qubes_initrd_xvd_build() { # BASE INIT_SH OUT
-	local tmp
-	[ -f "$3" ] && return 0
-	vm_tmpdir tmp
-	mkdir "$tmp/root"
-	(cd "$tmp/root" && gzip -dc "$1" | cpio -idm --quiet --no-absolute-filenames) || die "cannot unpack $1"
-	[ -f "$tmp/root/init" ] && [ -f "$tmp/root/etc/modprobe.d/qe-xenblk-virtio.conf" ] ||
-		die "$(basename "$1") has no /init or no qe-xenblk-virtio.conf: has qubes_initrd changed?"
-	install -m 755 "$2" "$tmp/root/init"
-	rm "$tmp/root/etc/modprobe.d/qe-xenblk-virtio.conf"
-	(cd "$tmp/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9) >"$tmp/i.img" ||
-		die "cannot pack $(basename "$3")"
-	mv "$tmp/i.img" "$3"
-	vm_remove_tree "$tmp"
-}
 
 # ---------------------------------------------------------------- the real Qubes initramfs
 # Built as dom0 builds VER/initramfs for its VM kernels (qubes-linux-utils

@@ -11,9 +11,6 @@ XEN_CACHE=${XEN_CACHE:-$XEN_DIR/cache}
 export VM_CACHE=$XEN_CACHE/vm   # apart from tests/vm/cache: see xen_base_initrd
 # shellcheck source=tests/vm/lib.sh
 . "$XEN_REPO/tests/vm/lib.sh"
-# real xvd disks here: the base is Qubes' initramfs with its init.sh as
-# shipped (a variant's stock mode runs it: xen-pvh-stock)
-QUBES_INITRD_NAMES=xvd
 
 # dom0's kernel (the cloud kernel has no CONFIG_XEN_DOM0), pinned as tests/vm pins its own
 XEN_DOM0_KPKG=${XEN_DOM0_KPKG:-linux-image-6.1.0-56-amd64}
