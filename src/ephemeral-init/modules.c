@@ -253,11 +253,10 @@ int modules_coldplug(struct ctx *c)
  * disks: module loading is CPU work (signature hash, relocation, crypto
  * self-tests) that would otherwise start only once every disk is there.
  * Nothing here touches a disk, so it may run before the origins are
- * locked. What is not in RAM is left to stack_modules_finish(). */
+ * locked. What is not in RAM is left to load_stack_modules() (boot.c). */
 static struct stack_loader {
 	pthread_t thread;
-	bool started;   /* stack_modules_start() ran: r[] holds its results */
-	bool running;
+	bool running;   /* started and not joined yet: r[] will hold its results */
 	struct ctx *c;
 	int r[STACK_MODULES];
 } loader;
@@ -282,14 +281,11 @@ void stack_modules_start(struct ctx *c)
 	pthread_attr_t a;
 
 	loader.c = c;
-	for (int i = 0; i < STACK_MODULES; i++)
-		loader.r[i] = -ENOENT;
 	pthread_attr_init(&a);
 	pthread_attr_setstacksize(&a, 64 * 1024);
 	/* no thread: stack_modules_wait() finds every result -ENOENT and the
 	 * modules load in line, as before */
 	loader.running = pthread_create(&loader.thread, &a, stack_loader_run, &loader) == 0;
-	loader.started = loader.running;
 	pthread_attr_destroy(&a);
 }
 
@@ -298,13 +294,14 @@ void stack_modules_start(struct ctx *c)
  * not in RAM, or the load's own error. */
 void stack_modules_wait(int r[STACK_MODULES])
 {
-	if (loader.running) {
+	bool ran = loader.running;
+
+	if (ran) {
 		pthread_join(loader.thread, NULL);
 		loader.running = false;
 	}
-	/* never started (stock mode, a caller without start_devices): nothing
-	 * was loaded, every module is still to be found */
+	/* none ran (stock mode, a caller without start_devices, no thread):
+	 * nothing was loaded, every module is still to be found */
 	for (int i = 0; i < STACK_MODULES; i++)
-		r[i] = loader.started ? loader.r[i] : -ENOENT;
-	loader.started = false;
+		r[i] = ran ? loader.r[i] : -ENOENT;
 }
