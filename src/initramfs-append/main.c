@@ -280,56 +280,30 @@ static int load_payload(const struct args *a, struct append_payload *p, struct a
 	return 0;
 }
 
-/* --carry-modules DIR: the stack's modules (lib/carry.c) from DIR and their
- * modules.dep, appended to extra[*n...] (room for CARRY_MAX + 1 more); the
- * buffers and names go to bufs[*nb...] for the caller to free. */
-static int load_carried(const char *dir, struct append_file *extra, size_t *n, char **bufs, size_t *nb)
+/* --carry-modules DIR: the stack's modules (lib/carry.c) from DIR, a
+ * /lib/modules/KVER folder */
+static int read_from_dir(void *dir, const char *rel, char **data, size_t *len)
 {
-	char path[4096], *dep = NULL, *builtin = NULL, *depfile;
-	const char *paths[CARRY_MAX];
-	size_t dep_len, builtin_len = 0, count, missing, len;
-	unsigned mode;
-	int r;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", (const char *)dir, rel);
+	return read_file_at(AT_FDCWD, path, 0, (size_t)64 << 20, data, len);
+}
 
-	snprintf(path, sizeof(path), "%s/modules.dep", dir);
-	if ((r = read_file_at(AT_FDCWD, path, 0, (size_t)64 << 20, &dep, &dep_len)) < 0)
-		return log_errno(r, "cannot read \"%s\" (--carry-modules wants a /lib/modules/KVER folder "
-				 "with depmod's files)", path);
-	snprintf(path, sizeof(path), "%s/modules.builtin", dir);
-	if (read_file_at(AT_FDCWD, path, 0, (size_t)64 << 20, &builtin, &builtin_len) < 0)
-		builtin = NULL, builtin_len = 0;   /* optional: nothing built in */
-	struct moddb *db = moddb_parse(dep, dep_len, NULL, 0, builtin, builtin_len);
-	r = db ? carry_list(db, paths, &count, &missing) : -ENOMEM;
+static int load_carried(const char *dir, struct carry_set *m)
+{
+	int r = carry_collect(read_from_dir, (void *)dir, m);
+
+	if (r < 0 && !strcmp(m->failed, "modules.dep"))
+		return log_errno(r, "cannot read \"%s/modules.dep\" (--carry-modules wants a /lib/modules/KVER "
+				 "folder with depmod's files)", dir);
+	if (r < 0 && m->failed[0])
+		return log_errno(r, "cannot read module \"%s/%s\"", dir, m->failed);
 	if (r < 0)
-		log_errno(r, "cannot work out the modules to carry from \"%s/modules.dep\"", dir);
-	for (size_t i = 0; r == 0 && i < count; i++) {
-		char *dest;
-		snprintf(path, sizeof(path), "%s/%s", dir, paths[i]);
-		if ((r = load_file(path, &bufs[*nb], &len, &mode)) < 0) {
-			log_errno(r, "cannot read module \"%s\"", path);
-			break;
-		}
-		char *data = bufs[(*nb)++];
-		if (asprintf(&dest, CARRIED_MODULES_REL "/%s", paths[i]) < 0) {
-			r = log_errno(-ENOMEM, "out of memory");
-			break;
-		}
-		bufs[(*nb)++] = dest;
-		extra[(*n)++] = (struct append_file){ dest, data, len, 0644, false };
-	}
-	if (r == 0 && (r = carry_depfile(dep, dep_len, paths, count, &depfile, &len)) < 0)
-		log_errno(r, "cannot write the carried modules.dep");
-	if (r == 0) {
-		bufs[(*nb)++] = depfile;
-		extra[(*n)++] = (struct append_file){ CARRIED_MODULES_REL "/modules.dep", depfile, len, 0644, false };
-		if (missing)
-			log_info("%zu of the stack's modules are not in \"%s\" (built in or absent there): "
-				 "the VM looks for them on its modules disk", missing, dir);
-	}
-	moddb_free(db);
-	free(dep);
-	free(builtin);
-	return r;
+		return log_errno(r, "cannot work out the modules to carry from \"%s/modules.dep\"", dir);
+	if (m->missing)
+		log_info("%zu of the stack's modules are not in \"%s\" (built in or absent there): "
+			 "the VM looks for them on its modules disk", m->missing, dir);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -344,21 +318,23 @@ int main(int argc, char **argv)
 		free(a.adds);
 		return EXIT_USAGE;
 	}
-	/* the --add files, then up to CARRY_MAX modules and their modules.dep */
-	size_t nbufs = a.nadds + 1 + 2 * CARRY_MAX + 1;
-	struct append_file *extra = calloc(a.nadds + CARRY_MAX + 1, sizeof(*extra));
-	char **bufs = calloc(nbufs, sizeof(*bufs));
+	/* the --add files, then the carried modules and their modules.dep */
+	static struct carry_set m;
+	struct append_file *extra = calloc(a.nadds + CARRY_MAX + 2, sizeof(*extra));
+	char **bufs = calloc(a.nadds + 1, sizeof(*bufs));
 	if (!extra || !bufs) {
 		r = log_errno(-ENOMEM, "out of memory");
 	} else {
 		r = load_payload(&a, &p, extra, bufs);
-		size_t nb = a.nadds + 1;
-		if (r == 0 && a.carry)
-			r = load_carried(a.carry, extra, &p.nextra, bufs, &nb);
+		if (r == 0 && a.carry && (r = load_carried(a.carry, &m)) == 0) {
+			memcpy(extra + p.nextra, m.f, m.n * sizeof(*extra));
+			p.nextra += m.n;
+		}
 		if (r == 0)
 			r = write_out(&a, &p);
 	}
-	for (size_t i = 0; bufs && i < nbufs; i++)
+	carry_set_free(&m);
+	for (size_t i = 0; bufs && i < a.nadds + 1; i++)
 		free(bufs[i]);
 	free(bufs);
 	free(extra);

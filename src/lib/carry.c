@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#define _GNU_SOURCE   /* asprintf */
 #include <errno.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,4 +72,65 @@ int carry_depfile(const char *dep_text, size_t dep_len, const char *const *paths
 	buf[o] = 0;
 	*out = buf, *out_len = o;
 	return 0;
+}
+
+void carry_set_free(struct carry_set *s)
+{
+	for (size_t i = 0; i < s->nbufs; i++)
+		free(s->bufs[i]);
+	memset(s, 0, sizeof(*s));
+}
+
+static int read_into(carry_read_fn read, void *arg, const char *rel, char **data, size_t *len, struct carry_set *s)
+{
+	int r = read(arg, rel, data, len);
+	if (r < 0)
+		snprintf(s->failed, sizeof(s->failed), "%s", rel);
+	return r;
+}
+
+int carry_collect(carry_read_fn read, void *arg, struct carry_set *s)
+{
+	char *dep = NULL, *builtin = NULL, *depfile;
+	const char *paths[CARRY_MAX];
+	size_t dep_len, builtin_len = 0, n = 0, missing = 0, len;
+	struct moddb *db = NULL;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if ((r = read_into(read, arg, "modules.dep", &dep, &dep_len, s)) < 0)
+		return r;
+	if (read(arg, "modules.builtin", &builtin, &builtin_len) < 0)
+		builtin = NULL, builtin_len = 0;   /* optional: nothing built in */
+	if (!(db = moddb_parse(dep, dep_len, NULL, 0, builtin, builtin_len)))
+		r = -ENOMEM;
+	else
+		r = carry_list(db, paths, &n, &missing);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		char *data, *dest;
+		if ((r = read_into(read, arg, paths[i], &data, &len, s)) < 0)
+			break;
+		s->bufs[s->nbufs++] = data;
+		if (asprintf(&dest, CARRIED_MODULES_REL "/%s", paths[i]) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		s->bufs[s->nbufs++] = dest;
+		s->f[s->n++] = (struct append_file){ dest, data, len, 0644, false };
+	}
+	if (r == 0 && (r = carry_depfile(dep, dep_len, paths, n, &depfile, &len)) == 0) {
+		s->bufs[s->nbufs++] = depfile;
+		s->f[s->n++] = (struct append_file){ CARRIED_MODULES_REL "/modules.dep", depfile, len, 0644, false };
+		s->missing = missing;
+	}
+	moddb_free(db);
+	free(dep);
+	free(builtin);
+	if (r < 0) {
+		char failed[sizeof(s->failed)];
+		memcpy(failed, s->failed, sizeof(failed));
+		carry_set_free(s);
+		memcpy(s->failed, failed, sizeof(failed));
+	}
+	return r;
 }

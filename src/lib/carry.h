@@ -7,6 +7,7 @@
 #pragma once
 #include <stddef.h>
 
+#include "appender.h"
 #include "moddep.h"
 
 /* where the carried modules and their modules.dep are, in the initramfs:
@@ -28,3 +29,20 @@ int carry_list(const struct moddb *db, const char *paths[CARRY_MAX], size_t *n, 
  * modules.dep) whose module is one of paths. *out is malloc'ed. */
 int carry_depfile(const char *dep_text, size_t dep_len, const char *const *paths, size_t n,
 		  char **out, size_t *out_len);
+
+/* The carried files for our archive: the modules (CARRIED_MODULES_REL/PATH,
+ * 0644) and their modules.dep; the buffers are the set's. */
+struct carry_set {
+	struct append_file f[CARRY_MAX + 2];    /* + modules.dep, + one for the caller */
+	char *bufs[2 * CARRY_MAX + 1];
+	size_t n, nbufs, missing;
+	char failed[256];                       /* the file that could not be read */
+};
+/* Reads REL (relative to the kernel's modules folder: "modules.dep",
+ * "kernel/...ko") into *data (malloc'd); a negative errno when it cannot. */
+typedef int (*carry_read_fn)(void *arg, const char *rel, char **data, size_t *len);
+/* Fills s from the kernel's modules folder as read reads it (modules.dep
+ * must be there, modules.builtin may). 0 or a negative errno, with
+ * s->failed naming the file when a read failed; s is emptied on error. */
+int carry_collect(carry_read_fn read, void *arg, struct carry_set *s);
+void carry_set_free(struct carry_set *s);

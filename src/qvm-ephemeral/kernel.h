@@ -213,13 +213,7 @@ int build_check_modules_img(struct build *b, int fd);
 /* kernel_modimg.c: the storage stack's modules from VER's modules.img
  * (lib/carry.h), as files for our archive. Always 0: when they cannot be
  * read, a warning and none (the VMs then load them from the modules disk). */
-struct carried {
-	struct append_file f[CARRY_MAX + 2];    /* + modules.dep, + the kept /init */
-	char *bufs[2 * CARRY_MAX + 1];
-	size_t n, nbufs, missing;
-};
-int build_carry_modules(struct build *b, struct carried *m);
-void carried_free(struct carried *m);
+int build_carry_modules(struct build *b, struct carry_set *m);
 /* kernel_initramfs.c: tmp/initramfs from VER's (srcfd); b->m.cpio_offset */
 int build_write_initramfs(struct build *b, int srcfd, mode_t mode, uint64_t *cpio_offset);
 /* kernel_modimg.c: tmp/modules.img's initramfs copy := tmp/initramfs

@@ -125,7 +125,7 @@ int build_write_initramfs(struct build *b, int srcfd, mode_t mode, uint64_t *cpi
 	if (!o.found)
 		log_info("warning: %s/initramfs has no /init; without qubes.ephemeral=1 the variant uses "
 			 "ephemeral-init's own stock mode", b->ver);
-	struct carried m;
+	struct carry_set m;
 	build_carry_modules(b, &m);
 	if (m.n && qvm_verbose)
 		log_info("%s carries %zu files of the storage stack's modules", b->variant, m.n - 1);
@@ -139,7 +139,7 @@ int build_write_initramfs(struct build *b, int srcfd, mode_t mode, uint64_t *cpi
 		else if (r < 0)
 			log_errno(r, "cannot write the new initramfs of %s", b->variant);
 	}
-	carried_free(&m);
+	carry_set_free(&m);
 	free(o.buf);
 	return r;
 }

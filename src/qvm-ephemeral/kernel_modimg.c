@@ -166,64 +166,30 @@ static int dump_file(struct build *b, const char *kver, const char *rel, char **
 	return r;
 }
 
-void carried_free(struct carried *m)
+struct image_reader {
+	struct build *b;
+	char kver[256];
+};
+
+static int read_from_image(void *arg, const char *rel, char **data, size_t *len)
 {
-	for (size_t i = 0; i < m->nbufs; i++)
-		free(m->bufs[i]);
-	memset(m, 0, sizeof(*m));
+	struct image_reader *ir = arg;
+	return dump_file(ir->b, ir->kver, rel, data, len);
 }
 
-static int carry_from_image(struct build *b, struct carried *m)
+int build_carry_modules(struct build *b, struct carry_set *m)
 {
-	char kver[256], *dep = NULL, *builtin = NULL, *depfile;
-	const char *paths[CARRY_MAX];
-	size_t dep_len, builtin_len = 0, n, missing, len;
-	struct moddb *db = NULL;
+	struct image_reader ir = { .b = b };
 	int r;
 
-	if ((r = find_kver(b, kver, sizeof(kver))) < 0)
-		return r;
-	if ((r = dump_file(b, kver, "modules.dep", &dep, &dep_len)) < 0)
-		return r;
-	if (dump_file(b, kver, "modules.builtin", &builtin, &builtin_len) < 0)
-		builtin = NULL, builtin_len = 0;
-	if (!(db = moddb_parse(dep, dep_len, NULL, 0, builtin, builtin_len)))
-		r = -ENOMEM;
-	else
-		r = carry_list(db, paths, &n, &missing);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		char *data, *dest;
-		if ((r = dump_file(b, kver, paths[i], &data, &len)) < 0)
-			break;
-		m->bufs[m->nbufs++] = data;
-		if (asprintf(&dest, CARRIED_MODULES_REL "/%s", paths[i]) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		m->bufs[m->nbufs++] = dest;
-		m->f[m->n++] = (struct append_file){ dest, data, len, 0644, false };
-	}
-	if (r == 0 && (r = carry_depfile(dep, dep_len, paths, n, &depfile, &len)) == 0) {
-		m->bufs[m->nbufs++] = depfile;
-		m->f[m->n++] = (struct append_file){ CARRIED_MODULES_REL "/modules.dep", depfile, len, 0644, false };
-		m->missing = missing;
-	}
-	moddb_free(db);
-	free(dep);
-	free(builtin);
-	return r;
-}
-
-int build_carry_modules(struct build *b, struct carried *m)
-{
 	memset(m, 0, sizeof(*m));
-	int r = carry_from_image(b, m);
-	if (r < 0) {
-		carried_free(m);
+	if ((r = find_kver(b, ir.kver, sizeof(ir.kver))) == 0)
+		r = carry_collect(read_from_image, &ir, m);
+	if (r < 0)
 		/* not a security matter: the init loads what is not carried from
 		 * the modules disk, as before, only later in the boot */
-		log_info("warning: cannot carry the storage stack's modules from %s/%s/modules.img (%s); "
-			 "the variant's VMs load them from their modules disk", b->c->dir, b->ver, strerror(-r));
-	}
+		log_info("warning: cannot carry the storage stack's modules from %s/%s/modules.img (%s%s%s); "
+			 "the variant's VMs load them from their modules disk", b->c->dir, b->ver,
+			 m->failed[0] ? m->failed : "", m->failed[0] ? ": " : "", strerror(-r));
 	return 0;
 }
