@@ -8,6 +8,8 @@
 #   bench/run.sh --smoke   every figure once, tiny sizes (under 2 minutes); exits 0
 #                          only if every figure produced a number
 #   --only=1,2             only these figures (3, 4 and 5 come from one boot pair)
+#   figure 8 (the Xen ruler, bench/xen.sh) boots real Xen nested under QEMU
+#   with tests/xen's dom0 (its cache: XEN_CACHE, default tests/xen/cache)
 #
 # stdout: one line per figure, `BENCH name value unit (baseline ...)`, then a
 # summary table (lines `BENCH ...`, among them `BENCH init_time_ratio R`).
@@ -18,18 +20,19 @@
 # per init for figures 1 and 2, BENCH_APPEND="WORDS" added to every guest
 # command line (e.g. initcall_debug), BENCH_INIT=PATH another build of
 # ephemeral-init as "ours" (to compare two builds, each against the baseline),
-# BENCH_KEEP=1 keeps the run folder's images.
+# BENCH_KEEP=1 keeps the run folder's images; XBENCH_BOOTS=N boots of each of
+# the 4 kinds of figure 8 (default BENCH_BOOTS, else full 5, quick 3, smoke 1).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
-MODE=full ONLY=1,2,3,4,5,6,7
+MODE=full ONLY=1,2,3,4,5,6,7,8
 for a in "$@"; do
 	case $a in
 	--quick) MODE=quick ;;
 	--smoke) MODE=smoke ;;
 	--only=*) ONLY=${a#--only=} ;;
-	*) echo "usage: $0 [--quick|--smoke] [--only=N,...]   (figures 1-7; 3, 4 and 5 share one boot)" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick|--smoke] [--only=N,...]   (figures 1-8; 3, 4 and 5 share one boot)" >&2; exit 2 ;;
 	esac
 done
 want() { case ,$ONLY, in *,"$1",*) return 0 ;; esac; return 1; }
@@ -42,11 +45,12 @@ bnote() { echo "bench: $*" >&2; }
 # ---------------------------------------------------------------- parameters
 FIO_ALL="crypt4k-64k:plain-64k:crypt4k-nowq-64k:crypt512-64k:crypt4k-256k:crypt4k-1024k"
 case $MODE in
-full)  BOOTS=7 SIZE_BOOTS=5 MEM=1024:2048:4096 FILL=measured FIO_MIB=512 FIO_S=20 FIO=$FIO_ALL ;;
-quick) BOOTS=5 SIZE_BOOTS=3 MEM=128:256:512 FILL=computed FIO_MIB=128 FIO_S=8 FIO=$FIO_ALL ;;
-smoke) BOOTS=1 SIZE_BOOTS=1 MEM=32:64 FILL=computed FIO_MIB=16 FIO_S=2 FIO=crypt4k-64k:plain-64k:crypt4k-nowq-64k ;;
+full)  BOOTS=7 SIZE_BOOTS=5 XEN_BOOTS=5 MEM=1024:2048:4096 FILL=measured FIO_MIB=512 FIO_S=20 FIO=$FIO_ALL ;;
+quick) BOOTS=5 SIZE_BOOTS=3 XEN_BOOTS=3 MEM=128:256:512 FILL=computed FIO_MIB=128 FIO_S=8 FIO=$FIO_ALL ;;
+smoke) BOOTS=1 SIZE_BOOTS=1 XEN_BOOTS=1 MEM=32:64 FILL=computed FIO_MIB=16 FIO_S=2 FIO=crypt4k-64k:plain-64k:crypt4k-nowq-64k ;;
 esac
 BOOTS=${BENCH_BOOTS:-$BOOTS} SIZE_BOOTS=${BENCH_BOOTS:-$SIZE_BOOTS}
+XEN_BOOTS=${XBENCH_BOOTS:-${BENCH_BOOTS:-$XEN_BOOTS}}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
 [ $MODE = smoke ] && BENCH_TIMEOUT=${BENCH_TIMEOUT_SMOKE:-120}
 VOLATILE_GIB=12          # Qubes' default volatile of a disposable (10 + 2 GiB)
@@ -453,11 +457,47 @@ for k in enable_100_s enable_100_calls status_100_s status_100_calls; do
 done
 fi
 
+# ---------------------------------------------------------------- figure 8
+# The Xen ruler: bench/xen.sh boots real Xen (nested under QEMU) once and
+# starts PV and PVH domains alternately, ours vs the real Qubes initramfs of
+# the same kernel folder; each timed on dom0's clock from `xl create` to the
+# first line of /sbin/init.
+if want 8; then
+bnote "figure 8: the Xen ruler (bench/xen.sh), $XEN_BOOTS boot(s) each of PV and PVH, ours and the real Qubes initramfs"
+XO=$RUN_DIR/xen.out
+t8=$(date +%s)
+XBENCH_BOOTS=$XEN_BOOTS bash "$BENCH_DIR/xen.sh" >"$XO" 2>"$RUN_DIR/xen.err" ||
+	bnote "bench/xen.sh failed: $(tail -5 "$RUN_DIR/xen.err")"
+bnote "  the Xen run took $(( $(date +%s) - t8 )) s"
+# KEY values of the ok boots of TYPE and VARIANT
+xvals() { # TYPE VARIANT KEY
+	awk -v t="$1" -v v="$2" -v k="$3" '$1 == "XBENCH" {
+		delete f; for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		if (f["type"] == t && f["variant"] == v && f["ok"] == "yes" && f[k] != "none") print f[k] }' "$XO"
+}
+xmed() { median $(xvals "$@"); } # shellcheck disable=SC2046
+while read -r l; do bnote "  $l"; done < <(grep -E '^(XBENCH|XSTEPS)' "$XO" || true)
+for t in pv pvh; do
+	T=$(tr a-z A-Z <<<"$t")
+	XOM=$(xmed "$t" ours total_ms) XQM=$(xmed "$t" qubes total_ms)
+	XN=$(xvals "$t" ours total_ms | wc -l)
+	XR=$(ratio "$XOM" "$XQM" 2)
+	XIR=$(ratio "$(xmed "$t" ours init_ms)" "$(xmed "$t" qubes init_ms)" 2)
+	parts="xl create $(xmed "$t" ours create_ms) / $(xmed "$t" qubes create_ms) ms, xl create to the kernel's start $(xmed "$t" ours build_ms) / $(xmed "$t" qubes build_ms) ms, kernel to the initramfs' first line $(xmed "$t" ours kernel_ms) / $(xmed "$t" qubes kernel_ms) ms, that line to /sbin/init $(xmed "$t" ours init_ms) / $(xmed "$t" qubes init_ms) ms (ratio ${XIR:-none})"
+	figure "xen_${t}_init_time_ratio" "$XR" ratio "real Qubes initramfs of the same kernel folder (its own init.sh, dm snapshot, private w): ${XQM:-none} ms, ours ${XOM:-none} ms, $XN boots each; xl create to the exec of /sbin/init on dom0's clock, medians; goal <= 0.5; ours / Qubes: $parts; ours' own setup $(xmed "$t" ours self_ms) ms"
+	figure "xen_${t}_init_time_ms" "$XOM" ms "real Qubes initramfs: ${XQM:-none} ms; $T domain, 400 MiB, 1 vCPU, Xen 4.17 nested under QEMU $ACCEL_NAME, median of $XN"
+	figure "xen_${t}_initramfs_time_ratio" "$XIR" ratio "the initramfs' first console line to /sbin/init (ours: after mounting /proc etc.; Qubes: init.sh's first echo): ours $(xmed "$t" ours init_ms) ms, Qubes $(xmed "$t" qubes init_ms) ms"
+	row "Xen $T xl create->/sbin/init" "${XOM:-none} ms" "${XQM:-none} ms" "${XR:-none}" "<= 0.5 (real Qubes initramfs; initramfs part ${XIR:-none})"
+	eval "XEN_${T}_RATIO=\$XR"
+done
+fi
+
 # ---------------------------------------------------------------- summary
 ELAPSED=$(( $(date +%s) - T_START ))
 echo "BENCH summary mode=$MODE accel=$ACCEL_NAME kernel=$KVER seconds=$ELAPSED"
 printf 'BENCH %-28s %-16s %-20s %-10s %s\n' figure ours baseline ratio goal/note
 for r in "${SUMMARY[@]}"; do echo "BENCH $r"; done
+want 8 && echo "BENCH xen_pv_init_time_ratio ${XEN_PV_RATIO:-none}" && echo "BENCH xen_pvh_init_time_ratio ${XEN_PVH_RATIO:-none}"
 echo "BENCH init_time_ratio ${INIT_RATIO:-none}"
 if [ "${BENCH_KEEP:-0}" != 1 ]; then rm -f "$RUN_DIR"/*.img; fi
 bnote "console logs in $RUN_DIR; $ELAPSED s"

@@ -29,7 +29,7 @@
 # (default "pv pvh"), XEN_CACHE (tests/xen's cache, shared under flock),
 # XBENCH_CACHE (this script's own: the marker root, run folders; default
 # bench/cache/xen), BENCH_INIT (another build of ephemeral-init as ours),
-# XBENCH_APPEND (words added to both command lines), XEN_TIMEOUT (whole Xen
+# XBENCH_APPEND (words added to both command lines), XBENCH_QUIET=0 (no `quiet`), XEN_TIMEOUT (whole Xen
 # boot; default 600 + 240 per boot), DOMU_TIMEOUT (per domain, default 600).
 set -euo pipefail
 
@@ -41,7 +41,7 @@ bnote() { echo "bench-xen: $*" >&2; }
 
 BOOTS=${XBENCH_BOOTS:-3}
 TYPES=${XBENCH_ORDER:-pv pvh}
-XB_CACHE=${XBENCH_CACHE:-$BENCH_DIR/cache/xen}
+XB_CACHE=${XBENCH_CACHE:-${BENCH_CACHE:-$BENCH_DIR/cache}/xen}
 DOMU_TIMEOUT=${DOMU_TIMEOUT:-600}
 NKINDS=$(( $(wc -w <<<"$TYPES") * 2 ))
 XEN_TIMEOUT=${XEN_TIMEOUT:-$(( 600 + 240 * BOOTS * NKINDS ))}
@@ -52,7 +52,9 @@ DOM0_CMDLINE="console=hvc0 earlyprintk=xen loglevel=3 mitigations=off"
 # words of both command lines after the folder's default-kernelopts-common.txt:
 # mitigations=off as tests/xen (15-25 % under TCG); quiet: the kernel's own
 # lines on hvc0 cost the same for both but lengthen every boot under TCG
-BOTH_OPTS="quiet mitigations=off${XBENCH_APPEND:+ $XBENCH_APPEND}"
+# (XBENCH_QUIET=0 keeps them, to see where the kernel's time goes)
+BOTH_OPTS="mitigations=off${XBENCH_APPEND:+ $XBENCH_APPEND}"
+[ "${XBENCH_QUIET:-1}" = 1 ] && BOTH_OPTS="quiet $BOTH_OPTS"
 
 [ "$(id -u)" = 0 ] || die "bench/xen.sh needs root (mknod, chroot for dom0's initramfs)"
 need_tools qemu-system-x86_64 timeout mkfs.ext4 debugfs cpio gzip flock awk
@@ -177,7 +179,7 @@ xb_boot() { # NAME
 	sleep 0.3
 	kill "$sp" 2>/dev/null
 	say "xb $name rc=$rc timeout=$to t0=$t0 t1=$t1"
-	grep -E 'QE-BENCH|Qubes initramfs script here|qubes-ephemeral|Qubes:|FATAL|Kernel panic' /run/st-"$name" | sed "s/^/S:$name: /"
+	grep -E 'QE-BENCH|Qubes initramfs script here|qubes-ephemeral|Qubes:|FATAL|Kernel panic|Run /init|rootfs|initrd|Freeing|xen_blk|xvd' /run/st-"$name" | sed "s/^/S:$name: /"
 	if [ "$rc" != 0 ] || [ $to = yes ] || ! grep -q 'QE-BENCH sbin_init' /run/st-"$name"; then
 		tail -40 /run/st-"$name" | sed "s/^/S:$name: /"
 		tail -20 /var/log/xen/create-"$name".log | sed "s/^/XEN xb $name xl: /"
