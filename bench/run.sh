@@ -487,7 +487,7 @@ for t in pv pvh; do
 	figure "xen_${t}_init_time_ratio" "$XR" ratio "real Qubes initramfs of the same kernel folder (its own init.sh, dm snapshot, private w): ${XQM:-none} ms, ours ${XOM:-none} ms, $XN boots each; xl create to the exec of /sbin/init on dom0's clock, medians; goal <= 0.5; ours / Qubes: $parts; ours' own setup $(xmed "$t" ours self_ms) ms"
 	figure "xen_${t}_init_time_ms" "$XOM" ms "real Qubes initramfs: ${XQM:-none} ms; $T domain, 400 MiB, 1 vCPU, Xen 4.17 nested under QEMU $ACCEL_NAME, median of $XN"
 	figure "xen_${t}_initramfs_time_ratio" "$XIR" ratio "the initramfs' first console line to /sbin/init (ours: after mounting /proc etc.; Qubes: init.sh's first echo): ours $(xmed "$t" ours init_ms) ms, Qubes $(xmed "$t" qubes init_ms) ms"
-	row "Xen $T xl create->/sbin/init" "${XOM:-none} ms" "${XQM:-none} ms" "${XR:-none}" "<= 0.5 (real Qubes initramfs; initramfs part ${XIR:-none})"
+	row "Xen $T to /sbin/init (ms)" "${XOM:-none}" "${XQM:-none}" "${XR:-none}" "<= 0.5 (real Qubes initramfs; initramfs part ${XIR:-none})"
 	eval "XEN_${T}_RATIO=\$XR"
 done
 fi

@@ -28,7 +28,7 @@
 # stderr: progress. Environment: XBENCH_BOOTS (default 3), XBENCH_ORDER
 # (default "pv pvh"), XEN_CACHE (tests/xen's cache, shared under flock),
 # XBENCH_CACHE (this script's own: the marker root, run folders; default
-# bench/cache/xen), BENCH_INIT (another build of ephemeral-init as ours),
+# $BENCH_CACHE/xen, default bench/cache/xen), BENCH_INIT (another build of ephemeral-init as ours),
 # XBENCH_APPEND (words added to both command lines), XBENCH_QUIET=0 (no `quiet`), XEN_TIMEOUT (whole Xen
 # boot; default 600 + 240 per boot), DOMU_TIMEOUT (per domain, default 600).
 set -euo pipefail
