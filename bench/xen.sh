@@ -29,7 +29,8 @@
 # (default "pv pvh"), XEN_CACHE (tests/xen's cache, shared under flock),
 # XBENCH_CACHE (this script's own: the marker root, run folders; default
 # $BENCH_CACHE/xen, default bench/cache/xen), BENCH_INIT (another build of ephemeral-init as ours),
-# XBENCH_APPEND (words added to both command lines), XBENCH_QUIET=0 (no `quiet`), XEN_TIMEOUT (whole Xen
+# XBENCH_APPEND (words added to both command lines), XBENCH_QUIET=0 (no `quiet`),
+# XBENCH_COMPRESS=gzip|zstd (the folder's initramfs; default gzip), XEN_TIMEOUT (whole Xen
 # boot; default 600 + 240 per boot), DOMU_TIMEOUT (per domain, default 600).
 set -euo pipefail
 
@@ -102,10 +103,14 @@ mkdir -p "$PLAN_DIR/qe/k" "$PLAN_DIR/usr/bin"
 ${MUSL_CC:-musl-gcc} -std=gnu11 -Wall -Wextra -Werror -O2 -static -o "$PLAN_DIR/usr/bin/xenstamp" \
 	"$BENCH_DIR/xenstamp.c" || die "cannot build bench/xenstamp.c (musl-tools)"
 
-# the kernel folder as Qubes has it (gzip initramfs), made ephemeral by
-# `qvm-ephemeral kernel add` (as tests/xen/run.sh)
+# the kernel folder as Qubes has it (gzip initramfs as older dracut makes it;
+# XBENCH_COMPRESS=zstd as dracut-ng >= 103), made ephemeral by `qvm-ephemeral
+# kernel add` (as tests/xen/run.sh). Xen's domain builder gunzips a ramdisk
+# that starts with gzip magic itself (in dom0, during xl create); the
+# variant starts with an uncompressed cpio, so its guest kernel gunzips it.
+COMPRESS=${XBENCH_COMPRESS:-gzip}
 eval "$(bash "$REPO/tests/dom0/kernel-boot-fixture.sh" --make "$BASE_INITRD" "$VMLINUZ" "$KMODS" \
-	"$RUN_DIR/kernels" "$KVER" "$RUN_DIR" --compress gzip --init "$INIT_BIN")" || die "cannot make the kernel variant"
+	"$RUN_DIR/kernels" "$KVER" "$RUN_DIR" --compress "$COMPRESS" --init "$INIT_BIN")" || die "cannot make the kernel variant"
 KFOLDER=$RUN_DIR/kernels/$KVER
 cmp -s "$KFOLDER/vmlinuz" "$VARIANT_VMLINUZ" || die "the variant's vmlinuz differs from the folder's"
 cp "$KFOLDER/vmlinuz" "$PLAN_DIR/qe/k/vmlinuz"
