@@ -3,10 +3,12 @@
 # bench/run.sh: performance figures of qubes-ephemeral, each measured side by
 # side with a baseline in the same run (a ratio) or a count.
 #
-#   bench/run.sh           full run (about 17 minutes under TCG on a quiet 2-core machine)
+#   bench/run.sh           full run (about 17 minutes under TCG on a quiet 2-core machine,
+#                          plus about 10 for figure 8)
 #   bench/run.sh --quick   every figure, fewer boots, smaller sizes (a few minutes)
-#   bench/run.sh --smoke   every figure once, tiny sizes (under 2 minutes); exits 0
-#                          only if every figure produced a number
+#   bench/run.sh --smoke   every figure once, tiny sizes (under 2 minutes, plus 3-4
+#                          for figure 8's Xen boot); exits 0 only if every figure
+#                          produced a number
 #   --only=1,2             only these figures (3, 4 and 5 come from one boot pair)
 #   figure 8 (the Xen ruler, bench/xen.sh) boots real Xen nested under QEMU
 #   with tests/xen's dom0 (its cache: XEN_CACHE, default tests/xen/cache)
