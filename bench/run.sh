@@ -477,7 +477,16 @@ xvals() { # TYPE VARIANT KEY
 		delete f; for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 		if (f["type"] == t && f["variant"] == v && f["ok"] == "yes" && f[k] != "none") print f[k] }' "$XO"
 }
-xmed() { median $(xvals "$@"); } # shellcheck disable=SC2046
+# shellcheck disable=SC2046
+xmed() { median $(xvals "$@"); }
+# ours / Qubes of each round (boots of the same round ran back to back:
+# slow changes of the machine's load cancel), one per line
+xpaired() { # TYPE
+	awk -v t="$1" '$1 == "XBENCH" {
+		delete f; for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		if (f["type"] == t && f["ok"] == "yes" && f["total_ms"] != "none") v[f["variant"], f["boot"]] = f["total_ms"]; b[f["boot"]] = 1 }
+		END { for (n in b) if (v["ours", n] != "" && v["qubes", n] > 0) printf "%.3f\n", v["ours", n] / v["qubes", n] }' "$XO"
+}
 while read -r l; do bnote "  $l"; done < <(grep -E '^(XBENCH|XSTEPS)' "$XO" || true)
 for t in pv pvh; do
 	T=$(tr a-z A-Z <<<"$t")
@@ -485,8 +494,10 @@ for t in pv pvh; do
 	XN=$(xvals "$t" ours total_ms | wc -l)
 	XR=$(ratio "$XOM" "$XQM" 2)
 	XIR=$(ratio "$(xmed "$t" ours init_ms)" "$(xmed "$t" qubes init_ms)" 2)
+	# shellcheck disable=SC2046
+	XPR=$(median $(xpaired "$t"))
 	parts="xl create $(xmed "$t" ours create_ms) / $(xmed "$t" qubes create_ms) ms, xl create to the kernel's start $(xmed "$t" ours build_ms) / $(xmed "$t" qubes build_ms) ms, kernel to the initramfs' first line $(xmed "$t" ours kernel_ms) / $(xmed "$t" qubes kernel_ms) ms, that line to /sbin/init $(xmed "$t" ours init_ms) / $(xmed "$t" qubes init_ms) ms (ratio ${XIR:-none})"
-	figure "xen_${t}_init_time_ratio" "$XR" ratio "real Qubes initramfs of the same kernel folder (its own init.sh, dm snapshot, private w): ${XQM:-none} ms, ours ${XOM:-none} ms, $XN boots each; xl create to the exec of /sbin/init on dom0's clock, medians; goal <= 0.5; ours / Qubes: $parts; ours' own setup $(xmed "$t" ours self_ms) ms"
+	figure "xen_${t}_init_time_ratio" "$XR" ratio "real Qubes initramfs of the same kernel folder (its own init.sh, dm snapshot, private w): ${XQM:-none} ms, ours ${XOM:-none} ms, $XN boots each; xl create to the exec of /sbin/init on dom0's clock, medians; goal <= 0.5; median of the rounds' own ratios ${XPR:-none} ($(xpaired "$t" | sort -n | tr '\n' ' ' | sed 's/ $//')); ours / Qubes: $parts; ours' own setup $(xmed "$t" ours self_ms) ms"
 	figure "xen_${t}_init_time_ms" "$XOM" ms "real Qubes initramfs: ${XQM:-none} ms; $T domain, 400 MiB, 1 vCPU, Xen 4.17 nested under QEMU $ACCEL_NAME, median of $XN"
 	figure "xen_${t}_initramfs_time_ratio" "$XIR" ratio "the initramfs' first console line to /sbin/init (ours: after mounting /proc etc.; Qubes: init.sh's first echo): ours $(xmed "$t" ours init_ms) ms, Qubes $(xmed "$t" qubes init_ms) ms"
 	row "Xen $T to /sbin/init (ms)" "${XOM:-none}" "${XQM:-none}" "${XR:-none}" "<= 0.5 (real Qubes initramfs; initramfs part ${XIR:-none})"

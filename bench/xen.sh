@@ -87,6 +87,7 @@ EOF
 key=$(EXTRA_KEY="$ROOT_IMG_MIB xbench" inputs_hash _root_img_build _root_fs_tree _xb_root_fixup -- "$VM_DIR/guest/init.sh" /bin/busybox)
 XB_ROOT=$XB_CACHE/root-$key.img
 (
+	# shellcheck disable=SC2034  # read by with_cache_lock and the builder
 	VM_CACHE=$XB_CACHE
 	eval "_vm_root_fs_tree() $(declare -f _root_fs_tree | tail -n +2)"
 	_root_fs_tree() { _vm_root_fs_tree "$1"; _xb_root_fixup "$1"; }
