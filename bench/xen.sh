@@ -99,7 +99,7 @@ mkdir -p "$XB_CACHE/runs"
 { ls -1dt "$XB_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +6 | xargs -r rm -rf
 RUN_DIR=$(mktemp -d "$XB_CACHE/runs/$(date +%Y%m%d-%H%M%S).XXXX")
 PLAN_DIR=$RUN_DIR/plan
-trap 'rm -rf "$PLAN_DIR" "$RUN_DIR"/*.img "$RUN_DIR/kernels" "$RUN_DIR/dom0.initrd"; vm_cleanup' EXIT
+trap 'rm -rf "$PLAN_DIR" "$RUN_DIR"/*.img "$RUN_DIR"/*-initramfs "$RUN_DIR/kernels" "$RUN_DIR/dom0.initrd"; vm_cleanup' EXIT
 mkdir -p "$PLAN_DIR/qe/k" "$PLAN_DIR/usr/bin"
 ${MUSL_CC:-musl-gcc} -std=gnu11 -Wall -Wextra -Werror -O2 -static -o "$PLAN_DIR/usr/bin/xenstamp" \
 	"$BENCH_DIR/xenstamp.c" || die "cannot build bench/xenstamp.c (musl-tools)"
