@@ -6,7 +6,7 @@
 #   bench/run.sh           full run (about 17 minutes under TCG on a quiet 2-core machine,
 #                          plus 10-16 for figure 8 at 5 boots of each kind)
 #   bench/run.sh --quick   every figure, fewer boots, smaller sizes (a few minutes)
-#   bench/run.sh --smoke   every figure once, tiny sizes (under 2 minutes, plus about 3
+#   bench/run.sh --smoke   every figure once, tiny sizes (under 2 minutes, plus 2-3
 #                          for figure 8's Xen boot); exits 0 only if every figure
 #                          produced a number
 #   --only=1,2             only these figures (3, 4 and 5 come from one boot pair)
