@@ -95,9 +95,9 @@ XB_ROOT=$XB_CACHE/root-$key.img
 ) || die "cannot build the bench root image"
 
 # dom0's stamp tool (static, musl), built for each run (a fraction of a second)
-mkdir -p "$XB_CACHE/runs"
-{ ls -1dt "$XB_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +6 | xargs -r rm -rf
-RUN_DIR=$(mktemp -d "$XB_CACHE/runs/$(date +%Y%m%d-%H%M%S).XXXX")
+# tests/vm's run folders: a live run holds its folder's lock, and the pruning
+# of old ones (newest 5 kept) passes over another run's live folder
+VM_CACHE=$XB_CACHE vm_new_run_dir || die "cannot make a run folder in $XB_CACHE/runs"
 PLAN_DIR=$RUN_DIR/plan
 trap 'rm -rf "$PLAN_DIR" "$RUN_DIR"/*.img "$RUN_DIR"/*-initramfs "$RUN_DIR/kernels" "$RUN_DIR/dom0.initrd"; vm_cleanup' EXIT
 mkdir -p "$PLAN_DIR/qe/k" "$PLAN_DIR/usr/bin"
