@@ -76,7 +76,7 @@ define flavour
 $(O)/$(1)/.flags: FORCE
 	@mkdir -p $$(@D); echo '$(2)' | cmp -s - $$@ || echo '$(2)' >$$@
 $(O)/$(1)/%.o: %.c $(O)/$(1)/.flags $(3)
-	@mkdir -p $$(@D)
+	@mkdir -p $$(@D); rm -f $$(@:.o=.gcda)   # counters of the old object: gcov would complain
 	$(4) $(2) $(DEP) -c -o $$@ $$<
 endef
 $(eval $(call flavour,guest,$(GUEST_CC_FLAGS) -DTEST_HOOKS=0,| $(B)/musl-include,$(MUSL_CC)))
