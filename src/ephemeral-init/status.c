@@ -186,6 +186,23 @@ static dev_t mount_dev(const char *path, bool need_mountpoint)
 	return st.st_dev;
 }
 
+/* one line per volume: the layers as the tables show them, not as the
+ * ephemeral stack would have them (stock mode has a dm snapshot, or none) */
+static void print_layer(const struct stack_facts *f, const char *label, const char *name, const char *origin)
+{
+	const char *type = NULL;
+	for (size_t i = 0; i < f->ndevs; i++)
+		if (!strcmp(f->devs[i].name, name))
+			type = f->devs[i].type;
+	if (type && !strcmp(type, "thin"))
+		printf("          %s = %s (thin, origin /dev/%s) -> %s -> %s\n", label, name,
+		       origin[0] ? origin : "?", DM_POOL, DM_CRYPT);
+	else if (type)
+		printf("          %s = %s, a %s mapping: not on the ephemeral pool\n", label, name, type);
+	else
+		printf("          %s: no %s device: not on the ephemeral pool\n", label, name);
+}
+
 int status_main(int argc, char **argv)
 {
 	(void)argc;
@@ -240,10 +257,8 @@ int status_main(int argc, char **argv)
 	f.rw_fs = mount_dev("/rw", true);
 	printf("stack:    / on %u:%u, /rw on %s; %zu device-mapper devices checked\n",
 	       major(f.root_fs), minor(f.root_fs), f.rw_fs ? "its own device" : "no mount", f.ndevs);
-	printf("          / = %s (thin, origin /dev/%s) -> %s -> %s\n", DM_ROOT,
-	       st.root_origin[0] ? st.root_origin : "?", DM_POOL, DM_CRYPT);
-	printf("          private = %s (thin, origin /dev/%s) -> %s -> %s\n", DM_PRIVATE,
-	       st.private_origin[0] ? st.private_origin : "?", DM_POOL, DM_CRYPT);
+	print_layer(&f, "/", DM_ROOT, st.root_origin);
+	print_layer(&f, "private", DM_PRIVATE, st.private_origin);
 	f.root_origin_ro = origin_readonly(st.root_origin);
 	f.private_origin_ro = is_readonly(st.private_origin);
 	printf("origins:  root %s, private %s (were writable at boot: root %s, private %s%s)\n",
