@@ -45,23 +45,25 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+# what the fast tier's line coverage needs besides the unit tests (see coverage:)
+COV_BINS := $(B)/ephemeral-init-host $(patsubst %.c,$(B)/obj/san/%.o,$(APPEND_SRC))
 
 # Object folders, one per flavour: build/obj/FLAVOUR/src/.../x.o (+ x.d)
 #   guest       the guest binary: musl, static, -Os, LTO, TEST_HOOKS=0
 #   guest-test  the same with the qubes.ephemeral.test.* options (tests/vm)
 #   host        the dom0 tool and initramfs-append (CFLAGS/CPPFLAGS/LDFLAGS)
-#   san         unit tests: host build with ASan + UBSan
+#   san         unit tests and the tools tests/dom0 runs: host build with
+#               ASan + UBSan and gcov counters (the fast tier's line coverage
+#               comes from these runs; no second run for it)
 #   fuzz        clang, libFuzzer + ASan + UBSan
-#   cov         unit tests with gcov counters (make coverage)
 O := $(B)/obj
 GUEST_CC_FLAGS := $(WARN) -Os -flto -fno-asynchronous-unwind-tables -fno-unwind-tables -ffunction-sections -fdata-sections \
 	-I$(B)/musl-include $(INC) -Isrc/ephemeral-init $(DEFS) $(GUEST_CFLAGS)
 GUEST_LD_FLAGS := -Os -flto -static -Wl,--gc-sections -s $(GUEST_LDFLAGS)
 HOST_CC_FLAGS := $(WARN) $(INC) -Isrc/qvm-ephemeral $(DEFS) $(CPPFLAGS) $(CFLAGS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-SAN_CC_FLAGS := $(HOST_CC_FLAGS) $(SAN) -DTEST_HOOKS=1 -Isrc/ephemeral-init
+SAN_CC_FLAGS := $(HOST_CC_FLAGS) $(SAN) --coverage -DTEST_HOOKS=1 -Isrc/ephemeral-init
 FUZZ_CC_FLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -DTEST_HOOKS=1 $(INC) $(DEFS)
-COV_CC_FLAGS := $(WARN) $(INC) -Isrc/qvm-ephemeral -Isrc/ephemeral-init $(DEFS) -DTEST_HOOKS=1 -O0 -g --coverage
 
 objs = $(patsubst %.c,$(O)/$(1)/%.o,$(2))
 
@@ -74,7 +76,7 @@ define flavour
 $(O)/$(1)/.flags: FORCE
 	@mkdir -p $$(@D); echo '$(2)' | cmp -s - $$@ || echo '$(2)' >$$@
 $(O)/$(1)/%.o: %.c $(O)/$(1)/.flags $(3)
-	@mkdir -p $$(@D)
+	@mkdir -p $$(@D); rm -f $$(@:.o=.gcda)   # counters of the old object: gcov would complain
 	$(4) $(2) $(DEP) -c -o $$@ $$<
 endef
 $(eval $(call flavour,guest,$(GUEST_CC_FLAGS) -DTEST_HOOKS=0,| $(B)/musl-include,$(MUSL_CC)))
@@ -82,12 +84,10 @@ $(eval $(call flavour,guest-test,$(GUEST_CC_FLAGS) -DTEST_HOOKS=1,| $(B)/musl-in
 $(eval $(call flavour,host,$(HOST_CC_FLAGS),,$(CC)))
 $(eval $(call flavour,san,$(SAN_CC_FLAGS),,$(CC)))
 $(eval $(call flavour,fuzz,$(FUZZ_CC_FLAGS),,$(CLANG)))
-$(eval $(call flavour,cov,$(COV_CC_FLAGS),,$(CC)))
 
 ALL_OBJ := $(call objs,guest,$(INIT_SRC) $(LIB_SRC)) $(call objs,guest-test,$(INIT_SRC) $(LIB_SRC)) \
 	$(call objs,host,$(APPEND_SRC) $(QVM_SRC) $(LIB_SRC) tests/vm/keyscan.c) $(call objs,san,$(QVM_SRC)) \
-	$(call objs,san,$(UNIT_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC) $(LIB_SRC)) $(call objs,fuzz,$(FUZZ_SRC) $(LIB_SRC)) \
-	$(call objs,cov,$(UNIT_SRC) $(QVM_SRC) $(INIT_SRC) $(APPEND_SRC) $(LIB_SRC))
+	$(call objs,san,$(UNIT_SRC) $(INIT_SRC) $(APPEND_SRC) $(LIB_SRC)) $(call objs,fuzz,$(FUZZ_SRC) $(LIB_SRC))
 -include $(ALL_OBJ:.o=.d)
 
 .PHONY: all check check-vm check-pkg check-buildflags check-all bench-smoke unit vm fuzz demo \
@@ -124,7 +124,13 @@ $(B)/qvm-ephemeral: $(call objs,host,$(QVM_SRC) $(LIB_SRC))
 # -DTEST_HOOKS=1) and ASan + UBSan, from the unit tests' objects: what
 # tests/dom0 and tests/pkg run. Never shipped.
 $(B)/qvm-ephemeral-test: $(call objs,san,$(QVM_SRC) $(LIB_SRC))
-	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $^
+	$(CC) $(CFLAGS) $(SAN) --coverage $(LDFLAGS) -o $@ $^
+
+# The init built for the host (glibc, ASan, gcov): the fast tier runs the
+# modes that work outside a VM (its refusal to run as a program, `status`,
+# `--hook check`) for their line coverage. Never shipped.
+$(B)/ephemeral-init-host: $(call objs,san,$(INIT_SRC) $(LIB_SRC))
+	$(CC) $(CFLAGS) $(SAN) --coverage $(LDFLAGS) -o $@ $^ -pthread
 
 # tests/vm: finds the volatile key in a guest memory dump by its fingerprint
 $(B)/keyscan: $(call objs,host,tests/vm/keyscan.c src/lib/sha256.c)
@@ -141,11 +147,11 @@ unit_wraps = $(addprefix -Wl$(comma)--wrap=,$(shell sed -n 's/^ \* ld-wrap: //p'
 SAN_LIB_OBJ := $(call objs,san,$(LIB_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC))
 $(B)/tests/%: $(O)/san/tests/unit/%.o $(SAN_LIB_OBJ) tests/unit/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) -o $@ $(filter %.o,$^) $(call unit_wraps,$*) -lcmocka -pthread
+	$(CC) $(CFLAGS) $(SAN) --coverage $(LDFLAGS) -o $@ $(filter %.o,$^) $(call unit_wraps,$*) -lcmocka -pthread
 
 # test_appender runs initramfs-append as built (B/initramfs-append): the two
 # users of the appender must write the same bytes
-$(B)/tests/test_appender $(B)/cov/tests/test_appender: | $(B)/initramfs-append
+$(B)/tests/test_appender: | $(B)/initramfs-append
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
@@ -176,7 +182,7 @@ fuzz: $(FUZZ_BIN)
 #   check-pkg    tests/pkg, and the dom0 tool built with dpkg-buildflags
 #   bench-smoke  every bench figure once at tiny sizes
 # check-all (scripts/test.sh) runs every tier listed in tests/check.sh.
-check: all test-bins $(UNIT_BIN)
+check: all test-bins $(UNIT_BIN) $(COV_BINS)
 	@tests/check.sh fast
 check-vm: all test-bins
 	@tests/check.sh vm
@@ -184,7 +190,7 @@ check-pkg: all test-bins
 	@tests/check.sh pkg
 bench-smoke: all
 	@tests/check.sh bench
-check-all: all test-bins $(UNIT_BIN)
+check-all: all test-bins $(UNIT_BIN) $(COV_BINS)
 	@tests/check.sh all
 
 # The dom0 tool and initramfs-append built as Debian would (dpkg-buildflags,
@@ -198,28 +204,14 @@ vm: all test-bins
 demo: all test-bins
 	@tests/vm/demo.sh
 
-# Line coverage of src/ (gcov): by the unit tests, and by the whole fast
-# tier: the unit tests + tests/dom0 against a coverage build of the dom0
-# tool + the host-runnable modes of a coverage build of the init (build/cov/).
-# `make check` prints both figures (tests/check.sh).
-COV_UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/cov/tests/%,$(UNIT_SRC))
-COV_LIB_OBJ := $(call objs,cov,$(LIB_SRC) $(QVM_LIB_SRC) $(INIT_LIB_SRC))
-$(B)/cov/tests/%: $(O)/cov/tests/unit/%.o $(COV_LIB_OBJ) tests/unit/%.c
-	@mkdir -p $(@D)
-	$(CC) --coverage -o $@ $(filter %.o,$^) $(call unit_wraps,$*) -lcmocka -pthread
-$(B)/cov/qvm-ephemeral: $(call objs,cov,$(QVM_SRC) $(LIB_SRC))
-	@mkdir -p $(@D)
-	$(CC) --coverage -o $@ $^
-# the init built for the host (glibc, gcov): what of it runs outside a VM
-# (its refusal to run as a program, `status`, `--hook check`)
-$(B)/cov/ephemeral-init: $(call objs,cov,$(INIT_SRC) $(LIB_SRC))
-	@mkdir -p $(@D)
-	$(CC) --coverage -o $@ $^ -pthread
-# the sources no test binary links (initramfs-append):
-# compiled for their line counts, reported as not reached
-COV_ONLY_OBJ := $(call objs,cov,$(APPEND_SRC))
-coverage: $(COV_UNIT_BIN) $(B)/cov/qvm-ephemeral $(B)/cov/ephemeral-init $(COV_ONLY_OBJ)
-	@B=$(B) tests/coverage.sh $(COV_UNIT_BIN)
+# Line coverage of src/ (gcov, counters in the san objects): by the unit
+# tests, and by the whole fast tier (+ tests/dom0 against qvm-ephemeral-test
+# + the host-runnable modes of ephemeral-init-host). `make check` measures
+# its own runs; `make coverage` runs those parts alone (tests/coverage.sh).
+# initramfs-append's objects are compiled for their line counts only (no
+# test binary links them: reported as not reached).
+coverage: $(UNIT_BIN) $(B)/qvm-ephemeral-test $(COV_BINS)
+	@B=$(B) tests/coverage.sh run $(UNIT_BIN)
 
 # dom0 layout: the tool, its man page, completion and units, and the guest
 # payload (ephemeral-init) the tool appends to kernel variants.

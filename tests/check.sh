@@ -36,11 +36,17 @@ script() { # SCRIPT [ARGS...]: a test script ending with "N passed, N failed"
 }
 
 tier_fast() {
+	# line coverage of src/ comes from this tier's own runs (gcov counters in
+	# the san objects): reset now, a snapshot after the unit tests, the whole
+	# tier's at the end. COVERAGE=0 skips the figures.
+	local cov=${COVERAGE:-1}
+	[ "$cov" = 0 ] || tests/coverage.sh reset
 	echo "== unit tests"
 	local out rc t unit=()
 	for t in tests/unit/test_*.c; do t=${t##*/}; unit+=("build/tests/${t%.c}"); done
 	out=$(tests/run-unit.sh "${unit[@]}" 2>&1); echo "$out" | grep -vE '^\[ *(RUN|OK) *\]'
 	count "$out"
+	[ "$cov" = 0 ] || tests/coverage.sh snapshot unit
 
 	echo "== make install into a scratch DESTDIR"
 	local inst f
@@ -65,12 +71,10 @@ tier_fast() {
 	# the README's storage-stack picture against the committed tables
 	script tests/docs/stack.sh
 
-	# line coverage of src/ (gcov, build/obj/cov): by the unit tests and by
-	# this whole tier; the figures go into the summary. COVERAGE=0 skips it.
-	[ "${COVERAGE:-1}" = 0 ] && return
-	echo "== line coverage (make coverage)"
+	[ "$cov" = 0 ] && return
+	echo "== line coverage (gcov counters of this tier's runs)"
 	local c0=$SECONDS
-	out=$(make -s coverage 2>&1); rc=$?
+	out=$({ tests/coverage.sh init-host && tests/coverage.sh snapshot all && tests/coverage.sh report; } 2>&1); rc=$?
 	grep -E '^coverage: .*(failed|said|ran|refused)' <<<"$out"
 	sed -n '/^== reached little/,$p' <<<"$out"
 	[ $rc -eq 0 ] || tail -20 <<<"$out"

@@ -148,11 +148,13 @@ int load_stack_modules(struct ctx *c)
 	 * it got; without it, the xts and ecb templates over the built-in
 	 * generic AES. Each module load costs 10-30 ms under emulation, so the
 	 * templates only then. */
-	static const struct modreq generic_xts[] = { { "ecb", true }, { "xts", true } };
+	struct modreq generic_xts[STACK_GENERIC_XTS];
 	const char *failed = NULL;
 	bool mounted = false;
 	int res[STACK_MODULES], r;
 
+	for (int k = 0; k < STACK_GENERIC_XTS; k++)
+		generic_xts[k] = (struct modreq){ stack_generic_xts_names[k], true };
 	stack_modules_wait(res);
 	for (int i = 0; i < STACK_MODULES; i++) {
 		bool mount_failed = false;

@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "init.h"
 #include "log.h"
+#include "scan.h"
 #include "uevent.h"
 
 int uevent_open(void)
@@ -131,13 +132,16 @@ int block_sysfs_u64(const char *name, const char *attr, uint64_t *v)
 	if (!*name || strchr(name, '/') || strchr(attr, '/'))
 		return -EINVAL;
 	snprintf(path, sizeof(path), "/sys/class/block/%s/%s", name, attr);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	unsigned long long x;
-	int ok = fscanf(f, "%llu", &x) == 1;
-	fclose(f);
-	if (!ok)
+	char *txt;
+	size_t len;
+	uint64_t x;
+	int r = read_file_full(path, 64, &txt, &len);
+	if (r < 0)
+		return r == -EFBIG ? -EINVAL : r;
+	const char *q = txt;
+	r = scan_u64(&q, &x);
+	free(txt);
+	if (r < 0)
 		return -EINVAL;
 	*v = x;
 	return 0;

@@ -11,6 +11,7 @@
 #include "layout.h"
 #include "meminit.h"
 #include "moddep.h"
+#include "stackmods.h"
 
 #ifndef TEST_HOOKS
 #define TEST_HOOKS 0    /* 1 only in build/ephemeral-init-test and unit tests */
@@ -159,8 +160,6 @@ struct modreq {
  * appear (stack_modules_start after the module index, before coldplug);
  * stack_modules_wait joins it: per module 0, -ENOENT (not in RAM: load it
  * from the modules disk) or the load's error. */
-enum { STACK_DM, STACK_AESNI, STACK_CRYPT, STACK_THIN, STACK_MODULES };
-extern const char *const stack_module_names[STACK_MODULES];
 void stack_modules_start(struct ctx *c);
 void stack_modules_wait(int r[STACK_MODULES]);
 /* Loads the list in order; on a required module's failure returns its

@@ -261,13 +261,6 @@ static struct stack_loader {
 	int r[STACK_MODULES];
 } loader;
 
-const char *const stack_module_names[STACK_MODULES] = {
-	[STACK_DM] = "dm-mod",
-	[STACK_AESNI] = "aesni-intel",
-	[STACK_CRYPT] = "dm-crypt",
-	[STACK_THIN] = "dm-thin-pool",
-};
-
 static void *stack_loader_run(void *arg)
 {
 	struct stack_loader *l = arg;

@@ -16,6 +16,7 @@
 #include "dm.h"
 #include "init.h"
 #include "log.h"
+#include "scan.h"
 #include "stackcheck.h"
 
 struct state {
@@ -113,10 +114,17 @@ static void read_swaps(struct stack_facts *f)
 	}
 	while (fgets(line, sizeof(line), sw)) {
 		char dev[256], type[32];
-		unsigned long long size, used;
+		uint64_t size, used;
 		struct stat st;
-		if (sscanf(line, "%255s %31s %llu %llu", dev, type, &size, &used) != 4 || !strcmp(dev, "Filename"))
+		const char *q = line;
+		if (scan_word(&q, dev, sizeof(dev)) < 0 || !strcmp(dev, "Filename"))
 			continue;
+		if (scan_word(&q, type, sizeof(type)) < 0 || scan_u64(&q, &size) < 0 || scan_u64(&q, &used) < 0) {
+			/* a swap this tool cannot read is one it cannot vouch for */
+			f->swap_unknown = true;
+			printf("swap:     unreadable line in /proc/swaps: %s", line);
+			continue;
+		}
 		any = true;
 		dev_t on = 0;
 		bool known = stat(dev, &st) == 0;
@@ -126,27 +134,38 @@ static void read_swaps(struct stack_facts *f)
 			f->swap_unknown = true;
 		else
 			f->swaps[f->nswaps++] = on;
-		printf("swap:     %s %s on %u:%u, %llu of %llu KiB used\n", dev, type, major(on), minor(on), used, size);
+		printf("swap:     %s %s on %u:%u, %llu of %llu KiB used\n", dev, type, major(on), minor(on),
+		       (unsigned long long)used, (unsigned long long)size);
 	}
 	fclose(sw);
 	if (!any)
 		printf("swap:     none active\n");
 }
 
+/* part of whole in tenths of a per cent, rounded (no floating point: its
+ * printf support would grow the binary) */
+static unsigned long long permille(uint64_t part, uint64_t whole)
+{
+	return whole ? (unsigned long long)(((unsigned __int128)part * 1000 + whole / 2) / whole) : 0;
+}
+
 static void print_pool(int ctl)
 {
 	char status[512], table[512];
-	unsigned long long tid, mu, mt, du, dt, block = 0;
+	uint64_t tid, mu, mt, du, dt, block = 0;
+	const char *q = status, *t = table;
 	if (dm_query(ctl, DM_POOL, true, false, NULL, status, sizeof(status)) < 0 ||
-	    sscanf(status, "%llu %llu/%llu %llu/%llu", &tid, &mu, &mt, &du, &dt) != 5) {
+	    scan_u64(&q, &tid) < 0 || scan_u64_pair(&q, '/', &mu, &mt) < 0 || scan_u64_pair(&q, '/', &du, &dt) < 0) {
 		printf("pool:     status unavailable\n");
 		return;
 	}
-	if (dm_query(ctl, DM_POOL, false, false, NULL, table, sizeof(table)) > 0)
-		sscanf(table, "%*s %*s %llu", &block);
-	unsigned long long bb = block * SECTOR_BYTES;
-	printf("pool:     data %.1f%% used (%llu of %llu bytes), metadata %.1f%% used%s\n",
-	       dt ? 100.0 * du / dt : 0.0, du * bb, dt * bb, mt ? 100.0 * mu / mt : 0.0,
+	/* the table: metadata device, data device, block size in sectors */
+	if (dm_query(ctl, DM_POOL, false, false, NULL, table, sizeof(table)) > 0 &&
+	    (scan_word(&t, NULL, 0) < 0 || scan_word(&t, NULL, 0) < 0 || scan_u64(&t, &block) < 0))
+		block = 0;
+	unsigned long long bb = block * SECTOR_BYTES, d = permille(du, dt), m = permille(mu, mt);
+	printf("pool:     data %llu.%llu%% used (%llu of %llu bytes), metadata %llu.%llu%% used%s\n",
+	       d / 10, d % 10, (unsigned long long)du * bb, (unsigned long long)dt * bb, m / 10, m % 10,
 	       strstr(status, "out_of_data_space") ? ", OUT OF SPACE" : "");
 }
 
@@ -184,6 +203,23 @@ static dev_t mount_dev(const char *path, bool need_mountpoint)
 			return 0;
 	}
 	return st.st_dev;
+}
+
+/* one line per volume: the layers as the tables show them, not as the
+ * ephemeral stack would have them (stock mode has a dm snapshot, or none) */
+static void print_layer(const struct stack_facts *f, const char *label, const char *name, const char *origin)
+{
+	const char *type = NULL;
+	for (size_t i = 0; i < f->ndevs; i++)
+		if (!strcmp(f->devs[i].name, name))
+			type = f->devs[i].type;
+	if (type && !strcmp(type, "thin"))
+		printf("          %s = %s (thin, origin /dev/%s) -> %s -> %s\n", label, name,
+		       origin[0] ? origin : "?", DM_POOL, DM_CRYPT);
+	else if (type)
+		printf("          %s = %s, a %s mapping: not on the ephemeral pool\n", label, name, type);
+	else
+		printf("          %s: no %s device: not on the ephemeral pool\n", label, name);
 }
 
 int status_main(int argc, char **argv)
@@ -225,7 +261,9 @@ int status_main(int argc, char **argv)
 		printf("crypt:    %s is a %s mapping, NOT encrypted\n", DM_CRYPT, crypt->type);
 	} else {
 		char cipher[64] = "?";
-		sscanf(crypt->params, "%63s", cipher);
+		const char *q = crypt->params;
+		if (scan_word(&q, cipher, sizeof(cipher)) < 0)
+			snprintf(cipher, sizeof(cipher), "?");
 		bool keyring = strstr(crypt->params, ":logon:" KEY_DESC) != NULL;
 		f.key_in_keyring = key_in_proc_keys();
 		printf("crypt:    %s over /dev/%s, %s\n", cipher, st.volatile_disk[0] ? st.volatile_disk : "?",
@@ -240,10 +278,8 @@ int status_main(int argc, char **argv)
 	f.rw_fs = mount_dev("/rw", true);
 	printf("stack:    / on %u:%u, /rw on %s; %zu device-mapper devices checked\n",
 	       major(f.root_fs), minor(f.root_fs), f.rw_fs ? "its own device" : "no mount", f.ndevs);
-	printf("          / = %s (thin, origin /dev/%s) -> %s -> %s\n", DM_ROOT,
-	       st.root_origin[0] ? st.root_origin : "?", DM_POOL, DM_CRYPT);
-	printf("          private = %s (thin, origin /dev/%s) -> %s -> %s\n", DM_PRIVATE,
-	       st.private_origin[0] ? st.private_origin : "?", DM_POOL, DM_CRYPT);
+	print_layer(&f, "/", DM_ROOT, st.root_origin);
+	print_layer(&f, "private", DM_PRIVATE, st.private_origin);
 	f.root_origin_ro = origin_readonly(st.root_origin);
 	f.private_origin_ro = is_readonly(st.private_origin);
 	printf("origins:  root %s, private %s (were writable at boot: root %s, private %s%s)\n",

@@ -7,18 +7,22 @@
 #include <string.h>
 
 #include "carry.h"
+#include "stackmods.h"
 
-/* what load_stack_modules() asks for: the device-mapper core, AES-NI, the
- * two targets, and the xts/ecb templates used only without AES-NI */
-static const char *const wanted[] = { "dm-mod", "aesni-intel", "dm-crypt", "dm-thin-pool", "xts", "ecb" };
+/* what load_stack_modules() asks for: the stack's modules, and the xts/ecb
+ * templates it loads only without AES-NI */
+static const char *wanted(size_t w)
+{
+	return w < STACK_MODULES ? stack_module_names[w] : stack_generic_xts_names[w - STACK_MODULES];
+}
 
 int carry_list(const struct moddb *db, const char *paths[CARRY_MAX], size_t *n, size_t *missing)
 {
 	*n = 0, *missing = 0;
-	for (size_t w = 0; w < sizeof(wanted) / sizeof(wanted[0]); w++) {
+	for (size_t w = 0; w < STACK_MODULES + STACK_GENERIC_XTS; w++) {
 		const char *got[CARRY_MAX];
 		size_t k = 0;
-		int r = moddb_resolve(db, wanted[w], got, CARRY_MAX, &k);
+		int r = moddb_resolve(db, wanted(w), got, CARRY_MAX, &k);
 		if (r == -ENOENT) {
 			(*missing)++;
 			continue;

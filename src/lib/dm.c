@@ -12,6 +12,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "fileio.h"
+#include "scan.h"
+
 #define DM_BUF_SIZE 16384
 #define ALIGN8(x) (((x) + 7) & ~(size_t)7)
 
@@ -54,13 +57,16 @@ int dm_open_control(void)
 	if (fd >= 0)
 		return fd;
 	/* devtmpfs normally has it; if not, make it from the misc device's numbers. */
-	FILE *f = fopen("/sys/class/misc/device-mapper/dev", "re");
+	char *txt;
+	size_t len;
 	unsigned maj, min;
-	if (!f)
-		return -ENOENT;
-	int ok = fscanf(f, "%u:%u", &maj, &min) == 2;
-	fclose(f);
-	if (!ok)
+	int r = read_file_full("/sys/class/misc/device-mapper/dev", 64, &txt, &len);
+	if (r < 0)
+		return r == -EFBIG ? -EINVAL : r;
+	const char *q = txt;
+	r = scan_devnum(&q, &maj, &min);
+	free(txt);
+	if (r < 0)
 		return -EINVAL;
 	mkdir("/dev/mapper", 0755);
 	unlink("/dev/mapper/control");

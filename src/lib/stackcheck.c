@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
+#include "scan.h"
+
 int stack_param_dev(const char *params, unsigned n, dev_t *dev)
 {
 	const char *p = params;
@@ -19,12 +21,12 @@ int stack_param_dev(const char *params, unsigned n, dev_t *dev)
 		if (i == n) {
 			char f[32];
 			unsigned ma, mi;
-			char tail;
+			const char *q = f;
 			if (l >= sizeof(f))
 				return -EINVAL;
 			memcpy(f, p, l);
 			f[l] = 0;
-			if (sscanf(f, "%u:%u%c", &ma, &mi, &tail) != 2)
+			if (scan_devnum(&q, &ma, &mi) < 0 || *q)
 				return -EINVAL;
 			*dev = makedev(ma, mi);
 			return 0;

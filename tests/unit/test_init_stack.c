@@ -517,6 +517,25 @@ static void status_tables_lie(void **state)
 	assert_non_null(strstr(out, "origins:  root UNKNOWN, private UNKNOWN"));
 }
 
+/* stock mode (Qubes' own dm snapshot): status describes the tables it
+ * finds, not the ephemeral stack's layers */
+static void status_stock_tables(void **state)
+{
+	(void)state;
+	ENTER();
+	struct stat st;
+	assert_int_equal(stat("/", &st), 0);
+	fk_dm_add(DM_ROOT, st.st_dev, "snapshot", "202:3 202:33 N 16");
+	fr_write(STATE_FILE, "mode=stock\nroot_origin=xvda3\n");
+	const char *out = status();
+	assert_int_equal(status_rc, 1);
+	assert_non_null(strstr(out, "crypt:    no ephemeral-crypt device"));
+	assert_non_null(strstr(out, "/ = dmroot, a snapshot mapping: not on the ephemeral pool"));
+	assert_non_null(strstr(out, "private: no ephemeral-private device: not on the ephemeral pool"));
+	assert_null(strstr(out, "(thin, origin"));
+	assert_non_null(strstr(out, "verdict:  NOT ephemeral: "));
+}
+
 /* cannot tell: exit 2, never "ephemeral" */
 static void status_cannot_tell(void **state)
 {
@@ -682,6 +701,7 @@ int main(void)
 		cmocka_unit_test_teardown(status_ephemeral, cleanup),
 		cmocka_unit_test_teardown(status_not_ephemeral, cleanup),
 		cmocka_unit_test_teardown(status_tables_lie, cleanup),
+		cmocka_unit_test_teardown(status_stock_tables, cleanup),
 		cmocka_unit_test_teardown(status_cannot_tell, cleanup),
 		cmocka_unit_test_teardown(key_lifecycle, cleanup),
 		cmocka_unit_test_teardown(stock_snapshot, cleanup),

@@ -325,9 +325,9 @@ main() {
 	xen_prepare
 	xen_qescan
 
-	mkdir -p "$XEN_CACHE/runs"
-	{ ls -1dt "$XEN_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +10 | xargs -r rm -rf
-	RUN_DIR=$(mktemp -d "$XEN_CACHE/runs/$(date +%Y%m%d-%H%M%S).XXXX")
+	# tests/vm's run folders: each live run holds its folder's lock, and the
+	# pruning of old ones (newest 9 kept) passes over another run's live folder
+	VM_CACHE=$XEN_CACHE VM_KEEP_RUNS=${XEN_KEEP_RUNS:-9} vm_new_run_dir || die "cannot make a run folder in $XEN_CACHE/runs"
 	PLAN_DIR=$RUN_DIR/plan
 	cleanup() { rm -rf "$PLAN_DIR"; }
 	trap cleanup EXIT
