@@ -47,9 +47,7 @@ DOMU_TIMEOUT=${DOMU_TIMEOUT:-600}
 NKINDS=$(( $(wc -w <<<"$TYPES") * 2 ))
 XEN_TIMEOUT=${XEN_TIMEOUT:-$(( 600 + 240 * BOOTS * NKINDS ))}
 DOMU_MEM=400   # Qubes' default initial memory of a qube
-# as tests/xen/run.sh boots Xen and dom0 (see its comments: eager FPU, the outer CPU flags)
-XEN_CMDLINE="console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 spec-ctrl=eager-fpu loglvl=warning guest_loglvl=warning noreboot"
-DOM0_CMDLINE="console=hvc0 earlyprintk=xen loglevel=3 mitigations=off"
+# Xen and dom0 boot as in tests/xen (xen_boot, XEN_CMDLINE, DOM0_CMDLINE of its lib.sh)
 # words of both command lines after the folder's default-kernelopts-common.txt:
 # mitigations=off as tests/xen (15-25 % under TCG); quiet: the kernel's own
 # lines on hvc0 cost the same for both but lengthen every boot under TCG
@@ -203,20 +201,10 @@ for i in $(seq "$BOOTS"); do
 	done
 done
 
-cp "$DOM0_INITRD" "$RUN_DIR/dom0.initrd"
-truncate -s $(( ($(stat -c %s "$RUN_DIR/dom0.initrd") + 511) / 512 * 512 )) "$RUN_DIR/dom0.initrd"
-(cd "$PLAN_DIR" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >>"$RUN_DIR/dom0.initrd"
-rm -rf "$PLAN_DIR"
-
 CONSOLE=$RUN_DIR/console.log
 bnote "Xen boot: $BOOTS boot(s) each of ${TYPES// //} x ours/qubes (console: $CONSOLE)"
 t_xen=$(date +%s)
-QEMU_RC=0
-timeout -k 10 "$XEN_TIMEOUT" qemu-system-x86_64 -accel tcg,tb-size=256 -machine q35 \
-	-cpu max,-smap,-rdtscp,-avx,-avx2 -smp 2 -m 1536 -nographic -no-reboot -nic none \
-	-kernel "$XEN_ELF" -append "$XEN_CMDLINE" \
-	-initrd "$DOM0_VMLINUZ $DOM0_CMDLINE,$RUN_DIR/dom0.initrd" \
-	"${DRIVES[@]}" </dev/null >"$CONSOLE" 2>&1 || QEMU_RC=$?
+xen_boot "$RUN_DIR" "$PLAN_DIR" "$CONSOLE" "${DRIVES[@]}"
 bnote "Xen run: $(( $(date +%s) - t_xen )) s, qemu exit $QEMU_RC"
 grep -q "XEN dom0_done=yes" "$CONSOLE" || { bnote "dom0 did not finish; last lines:"; tail -30 "$CONSOLE" | tr -d '\r' >&2; }
 

@@ -146,6 +146,32 @@ xen_prepare() {
 	xen_lock _xen_dom0_build "$DOM0_INITRD"
 }
 
+# Xen's own command line: serial console, dom0 fixed at 512 MiB and one vCPU;
+# eager FPU switching: TCG's CPU says AMD, for which Xen switches the FPU
+# lazily (CR0.TS, #NM), and processes of dom0 and of the domains crashed at
+# random (xl "corrupted double-linked list", segfaults) once two domains ran
+XEN_CMDLINE="console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 spec-ctrl=eager-fpu loglvl=warning guest_loglvl=warning noreboot"
+DOM0_CMDLINE="console=hvc0 earlyprintk=xen loglevel=3 mitigations=off${XEN_DOM0_EXTRA:+ $XEN_DOM0_EXTRA}"
+
+# One Xen boot under QEMU: dom0's cached initramfs with the plan folder
+# appended (an uncompressed cpio; dom0-init.sh runs its qe/plan.sh, then
+# powers off), the QEMU drive arguments given, the console into CONSOLE.
+# The plan folder is removed. -> QEMU_RC (bounded by XEN_TIMEOUT)
+xen_boot() { # RUN_DIR PLAN_DIR CONSOLE DRIVE_ARG...
+	local run=$1 plan=$2 console=$3
+	shift 3
+	cp "$DOM0_INITRD" "$run/dom0.initrd"
+	truncate -s $(( ($(stat -c %s "$run/dom0.initrd") + 511) / 512 * 512 )) "$run/dom0.initrd"
+	(cd "$plan" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >>"$run/dom0.initrd"
+	rm -rf "$plan"
+	QEMU_RC=0
+	timeout -k 10 "$XEN_TIMEOUT" qemu-system-x86_64 -accel tcg,tb-size=256 -machine q35 \
+		-cpu max,-smap,-rdtscp,-avx,-avx2 -smp 2 -m 1536 -nographic -no-reboot -nic none \
+		-kernel "$XEN_ELF" -append "$XEN_CMDLINE" \
+		-initrd "$DOM0_VMLINUZ $DOM0_CMDLINE,$run/dom0.initrd" \
+		"$@" </dev/null >"$console" 2>&1 || QEMU_RC=$?
+}
+
 # qescan: a static marker counter for dom0 and the probe domain (musl)
 _qescan_build() { # OUT
 	[ -x "$1" ] && return 0

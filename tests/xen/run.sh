@@ -26,12 +26,6 @@ XEN_TIMEOUT=${XEN_TIMEOUT:-1800}
 DOMU_TIMEOUT=${DOMU_TIMEOUT:-600}
 # two domains run side by side (balloon scenarios alone): 2 x 320 MiB + dom0's 512 fit in 1536
 DOMU_MEM=320 BALLOON_MEM=384
-# Xen's own command line: serial console, dom0 fixed at 512 MiB and one vCPU;
-# eager FPU switching: TCG's CPU says AMD, for which Xen switches the FPU
-# lazily (CR0.TS, #NM), and processes of dom0 and of the domains crashed at
-# random (xl "corrupted double-linked list", segfaults) once two domains ran
-XEN_CMDLINE="console=com1 com1=115200,8n1 dom0_mem=512M,max:512M dom0_max_vcpus=1 spec-ctrl=eager-fpu loglvl=warning guest_loglvl=warning noreboot"
-DOM0_CMDLINE="console=hvc0 earlyprintk=xen loglevel=3 mitigations=off${XEN_DOM0_EXTRA:+ $XEN_DOM0_EXTRA}"
 EPHEMERAL_OPTS="qubes.ephemeral=1"
 # test-only words: for the guest script, 24 MiB through its 16 MiB cgroup is
 # enough to reach swap and saves a minute per PVH domain under TCG;
@@ -355,23 +349,12 @@ main() {
 	for s in "${want[@]}"; do plan_scenario "$s"; done
 	run_plan >>"$PLAN_DIR/qe/plan.sh"
 
-	# dom0's initramfs for this run: the cached one + this run's plan (uncompressed)
-	cp "$DOM0_INITRD" "$RUN_DIR/dom0.initrd"
-	truncate -s $(( ($(stat -c %s "$RUN_DIR/dom0.initrd") + 511) / 512 * 512 )) "$RUN_DIR/dom0.initrd"
-	(cd "$PLAN_DIR" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >>"$RUN_DIR/dom0.initrd"
-	rm -rf "$PLAN_DIR"
-
 	drives=()
 	for f in "${DISKS[@]}"; do drives+=(-drive "file=$f,format=raw,if=virtio,cache=unsafe"); done
 	CONSOLE=$RUN_DIR/console.log
 	note "Xen boot with ${#want[@]} scenario(s): ${want[*]} (console: $CONSOLE)"
 	t0=$(date +%s)
-	QEMU_RC=0
-	timeout -k 10 "$XEN_TIMEOUT" qemu-system-x86_64 -accel tcg,tb-size=256 -machine q35 \
-		-cpu max,-smap,-rdtscp,-avx,-avx2 -smp 2 -m 1536 -nographic -no-reboot -nic none \
-		-kernel "$XEN_ELF" -append "$XEN_CMDLINE" \
-		-initrd "$DOM0_VMLINUZ $DOM0_CMDLINE,$RUN_DIR/dom0.initrd" \
-		"${drives[@]}" </dev/null >"$CONSOLE" 2>&1 || QEMU_RC=$?
+	xen_boot "$RUN_DIR" "$PLAN_DIR" "$CONSOLE" "${drives[@]}"
 	note "Xen run: $(( $(date +%s) - t0 )) s, qemu exit $QEMU_RC; dom0 ready at $(xval "XEN " uptime) s of dom0 uptime"
 	grep -q "XEN dom0_done=yes" "$CONSOLE" || { echo "xen: dom0 did not finish; last lines:" >&2; tail -40 "$CONSOLE" | tr -d '\r' >&2; }
 	grep "^XEN .*error=" "$CONSOLE" | tr -d '\r' | sed 's/^/xen: dom0: /' >&2 || true
