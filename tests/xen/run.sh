@@ -19,11 +19,13 @@ set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
 
-SCENARIOS=(xen-pv xen-pvh xen-hvm xen-pvh-stock xen-pvh-fault xen-balloon xen-balloon-control)
+SCENARIOS=(xen-pv xen-pvh xen-hvm xen-pvh-stock xen-pvh-fault xen-balloon xen-balloon-control xen-pvh-systemd)
 # run by name only, not by `all` (not seen passing here; README.md says why)
 NAMED_ONLY=(xen-hvm)
 XEN_TIMEOUT=${XEN_TIMEOUT:-1800}
 DOMU_TIMEOUT=${DOMU_TIMEOUT:-600}
+# a systemd root takes minutes more under TCG in nested Xen
+DOMU_TIMEOUT_SYSTEMD=${DOMU_TIMEOUT_SYSTEMD:-900}
 # two domains run side by side (balloon scenarios alone): 2 x 320 MiB + dom0's 512 fit in 1536
 DOMU_MEM=320 BALLOON_MEM=384
 # Xen's own command line: serial console, dom0 fixed at 512 MiB and one vCPU;
@@ -46,12 +48,15 @@ usage() {
 
 # ---------------------------------------------------------------- scenarios
 # S_TYPE pv|pvh|hvm; S_OPTS kernelopts after the folder's common ones;
-# S_ROOT_MODE, S_PRIV_MODE, S_MOD_MODE r|w (as dom0 attaches them); S_VOLATILE 1|0; S_BALLOON MiB (0: none); S_EXPECT words
+# S_ROOT_MODE, S_PRIV_MODE, S_MOD_MODE r|w (as dom0 attaches them); S_VOLATILE 1|0; S_BALLOON MiB (0: none); S_EXPECT words;
+# S_ROOT busybox (the shared root disk) | agent (its own copy of the agent root);
+# S_COST seconds the scenario took on a quiet machine (run_plan balances its two lanes with it)
 scenario_config() {
 	S_TYPE=pvh S_OPTS=$EPHEMERAL_OPTS S_ROOT_MODE=r S_PRIV_MODE=r S_MOD_MODE=r S_VOLATILE=1 S_BALLOON=0
+	S_ROOT=busybox S_COST=60 S_TIMEOUT=$DOMU_TIMEOUT
 	case $1 in
-	xen-pv) S_TYPE=pv; S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
-	xen-pvh) S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
+	xen-pv) S_TYPE=pv S_COST=57; S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
+	xen-pvh) S_COST=72; S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
 	xen-hvm)
 		# upstream libxl emulates an HVM's xvd* as IDE too and refuses read-only
 		# IDE disks: root, private and modules go in writable, the init must
@@ -61,11 +66,11 @@ scenario_config() {
 		S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1" ;;
 	xen-pvh-stock)
 		# no qubes.ephemeral: the stock behaviour, private writable as Qubes attaches it
-		S_OPTS="" S_PRIV_MODE=w
+		S_OPTS="" S_PRIV_MODE=w S_COST=62
 		S_EXPECT="userspace done hits changed scrub1" ;;
 	xen-pvh-fault)
 		# no volatile disk: the init must stop the boot and power off
-		S_VOLATILE=0 S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.timeout=10"
+		S_VOLATILE=0 S_OPTS="$EPHEMERAL_OPTS qubes.ephemeral.timeout=10" S_COST=52
 		S_EXPECT="no_userspace fatal no_hits unchanged console:volatile_disk_/dev/xvdc_did_not_appear" ;;
 	xen-balloon)
 		# marker pages freed, ballooned out; the next domain must not see them
@@ -75,6 +80,13 @@ scenario_config() {
 		# the same with scrubbing turned off again in the guest: must leak
 		S_BALLOON=200 S_OPTS="$EPHEMERAL_OPTS init_on_alloc=0 qe.scrub=0"
 		S_EXPECT="userspace no_hits unchanged probe_ran balloon_leak" ;;
+	xen-pvh-systemd)
+		# the systemd root with the real Qubes agent (tests/vm/agent-root.sh
+		# xen: its files name xvd* as shipped), a disposable's qubesdb (stub);
+		# qe.agent=basic: the agent report stops after the mounts
+		S_ROOT=agent S_COST=240 S_TIMEOUT=$DOMU_TIMEOUT_SYSTEMD
+		S_OPTS="$EPHEMERAL_OPTS qe.qdb=dispvm qe.agent=basic"
+		S_EXPECT="userspace done no_hits unchanged swap status_ok scrub1 no_failed_units no_device_waits private_mounted agent_mounts agent_fsck" ;;
 	*) die "unknown scenario '$1' (try --list)" ;;
 	esac
 }
@@ -98,7 +110,7 @@ check_expect() { # LOG
 		*) expect_common "$e" "$1" || die "internal: unknown expectation $e" ;;
 		esac
 	done
-	[ "$R_TIMEOUT" = no ] || FAILS+=("the domain did not stop within ${DOMU_TIMEOUT}s")
+	[ "$R_TIMEOUT" = no ] || FAILS+=("the domain did not stop within ${S_TIMEOUT}s")
 	[ "$R_INFLATE" = 0 ] || FAILS+=("xl create logged 'inflate failed' $R_INFLATE times")
 	[ "$R_CREATE_RC" = 0 ] || FAILS+=("xl create failed (rc ${R_CREATE_RC:-none})")
 	return 0
@@ -148,13 +160,19 @@ write_cfg() { # NAME TYPE KERNEL RAMDISK CMDLINE MEM DISK...
 }
 
 plan_scenario() { # NAME
-	local name=$1 priv vol seed cmd disks=()
+	local name=$1 priv vol seed cmd disks=() root=vda
 	scenario_config "$name"
 	local d=$RUN_DIR/$name
 	mkdir -p "$d"
+	if [ "$S_ROOT" = agent ]; then
+		# its own copy of the agent root (GPT, "Root filesystem" = xvda3)
+		cp --sparse=always "$AGENT_ROOT" "$d/root.img"
+		sha256sum <"$d/root.img" | cut -d' ' -f1 >"$d/root.sha0"
+		add_disk "$d/root.img"; root=$DEV
+	fi
 	cp --sparse=always "$PRIVATE_TEMPLATE" "$d/private.img"
 	add_disk "$d/private.img"; priv=$DEV
-	disks=("phy:/dev/vda,xvda,$S_ROOT_MODE" "phy:/dev/$priv,xvdb,$S_PRIV_MODE")
+	disks=("phy:/dev/$root,xvda,$S_ROOT_MODE" "phy:/dev/$priv,xvdb,$S_PRIV_MODE")
 	if [ "$S_VOLATILE" = 1 ]; then
 		truncate -s 2G "$d/volatile.img"
 		add_disk "$d/volatile.img"; vol=$DEV
@@ -174,7 +192,7 @@ plan_scenario() { # NAME
 	local mem=$DOMU_MEM
 	[ "$S_BALLOON" -gt 0 ] && mem=$BALLOON_MEM
 	write_cfg "$name" "$S_TYPE" /qe/k/vmlinuz "$rd" "$cmd" "$mem" "${disks[@]}"
-	local scan="/dev/vda /dev/vdb /dev/$priv${vol:+ /dev/$vol}"
+	local scan="/dev/$root /dev/vdb /dev/$priv${vol:+ /dev/$vol}"
 	# each scenario is a function of the plan; run_plan decides what runs side by side
 	{
 		echo "sc_${name//-/_}() {"
@@ -189,7 +207,7 @@ plan_scenario() { # NAME
 			echo "qe_console $name-probe"
 			echo "qe_destroy $name"
 		else
-			echo "qe_run $name /qe/$name.cfg $DOMU_TIMEOUT"
+			echo "qe_run $name /qe/$name.cfg $S_TIMEOUT"
 			echo "qe_destroy $name"
 		fi
 		echo "qe_console $name"
@@ -197,18 +215,23 @@ plan_scenario() { # NAME
 		echo "say \"$name wall_s=\$((\$(date +%s) - t0))\""
 		echo "}"
 	} >>"$PLAN_DIR/qe/plan.sh"
-	if [ "$S_BALLOON" -gt 0 ]; then PLAN_ALONE+=("sc_${name//-/_}"); else PLAN_PAIRED+=("sc_${name//-/_}"); fi
+	if [ "$S_BALLOON" -gt 0 ]; then PLAN_ALONE+=("sc_${name//-/_}"); else PLAN_PAIRED+=("$S_COST sc_${name//-/_}"); fi
 }
 
 # Two lanes of ordinary scenarios side by side (each lane one after the
 # other: a short one does not wait for the long one of a pair), then the
 # balloon ones alone (another domain being built would take the frames the
-# probe must get).
+# probe must get). Longest first, each into the lane with less to do so far
+# (by S_COST): the systemd boot gets a lane of its own next to the rest.
 run_plan() {
-	local i lane=(":" ":")
-	for ((i = 0; i < ${#PLAN_PAIRED[@]}; i++)); do
-		lane[i % 2]="${lane[i % 2]}; ${PLAN_PAIRED[i]}"
-	done
+	local i lane=(":" ":") load=(0 0) cost fn
+	while read -r cost fn; do
+		[ -n "$fn" ] || continue
+		i=0
+		[ "${load[1]}" -lt "${load[0]}" ] && i=1
+		lane[i]="${lane[i]}; $fn"
+		load[i]=$((load[i] + cost))
+	done < <(printf '%s\n' "${PLAN_PAIRED[@]}" | sort -s -k1,1nr)
 	echo "lane0() { ${lane[0]}; }"
 	echo "lane1() { ${lane[1]}; }"
 	echo "lane0 & lane1 & wait"
@@ -221,12 +244,18 @@ report_scenario() { # NAME
 	scenario_config "$name"
 	seed=$(cat "$d/seed")
 	tok="QEM-$(printf '%s' "$seed" | sha256sum | cut -c1-44)"
-	local counts
+	local counts root_img=$ROOT_IMG root_changed=no
+	if [ "$S_ROOT" = agent ]; then
+		root_img=$d/root.img
+		[ "$(sha256sum <"$root_img" | cut -d' ' -f1)" = "$(cat "$d/root.sha0")" ] || root_changed=yes
+	else
+		[ "$ROOT_SHA_AFTER" = "$ROOT_SHA" ] || root_changed=yes
+	fi
 	if [ -f "$d/volatile.img" ]; then
-		counts=$(python3 "$VM_DIR/scan.py" "$tok" "$ROOT_IMG" "$d/private.img" "$d/volatile.img" "$MODULES") || die "scan.py failed"
+		counts=$(python3 "$VM_DIR/scan.py" "$tok" "$root_img" "$d/private.img" "$d/volatile.img" "$MODULES") || die "scan.py failed"
 		{ read -r h_root _; read -r h_priv _; read -r h_vol _; read -r h_mod _; } <<<"$counts"
 	else
-		counts=$(python3 "$VM_DIR/scan.py" "$tok" "$ROOT_IMG" "$d/private.img" "$MODULES") || die "scan.py failed"
+		counts=$(python3 "$VM_DIR/scan.py" "$tok" "$root_img" "$d/private.img" "$MODULES") || die "scan.py failed"
 		{ read -r h_root _; read -r h_priv _; read -r h_mod _; } <<<"$counts"
 	fi
 	# dom0's own scan of the same disks (through blkback's devices)
@@ -244,11 +273,11 @@ report_scenario() { # NAME
 	[ "$dom0_hits" = 0 ] || { [[ $dom0_hits =~ ^[0-9]+$ ]] && R_HITS=$((R_HITS > dom0_hits ? R_HITS : dom0_hits)); }
 	R_UNCHANGED=no
 	[ "$(sha256sum <"$d/private.img" | cut -d' ' -f1)" = "$(cat "$d/private.sha0")" ] &&
-		[ "$ROOT_SHA_AFTER" = "$ROOT_SHA" ] && [ "$MOD_SHA_AFTER" = "$MOD_SHA" ] && R_UNCHANGED=yes
+		[ "$root_changed" = no ] && [ "$MOD_SHA_AFTER" = "$MOD_SHA" ] && R_UNCHANGED=yes
 	# the domain's own console, from dom0's copy of it ("G:NAME: " lines)
 	local log=$d/console.log
 	tr -d '\r' <"$CONSOLE" | sed -n "s/^G:$name: //p" >"$log"
-	guest_results "$log" # R_USERSPACE R_DONE R_SWAP R_STATUS_RC R_FATAL
+	guest_results "$log" # R_USERSPACE R_DONE R_SWAP R_STATUS_RC R_FATAL R_FAILED_UNITS R_DEVICE_WAITS
 	R_SCRUB=$(guest_val "$log" scrub_pages)
 	R_CREATE_RC=$(xval "XEN $name " create_rc)
 	R_TIMEOUT=$(xval "XEN $name " timeout); R_TIMEOUT=${R_TIMEOUT:-yes}
@@ -266,7 +295,7 @@ report_scenario() { # NAME
 	[ ${#FAILS[@]} -eq 0 ] || pass=no
 	{
 		echo "== $name ($S_TYPE): marker copies root=$h_root private=$h_priv volatile=$h_vol modules=$h_mod; dom0's scan: $dom0_line"
-		grep -E 'GUEST (userspace|scrub|swap_used|status_rc|done|balloon|markers)|qubes-ephemeral|STATUS:' "$log" | sed 's/^/   | /' || true
+		grep -E 'GUEST (userspace|scrub|swap_used|status_rc|done|balloon|markers|system_state|failed|device_waits|wait:|boot_ms|analyze|blame|rw_source|agent_mounts|agent_fsck|agent-journal)|qubes-ephemeral|STATUS:|Reached target.*Multi-User' "$log" | sed 's/^/   | /' || true
 		grep -E "^XEN $name(-probe)? " "$CONSOLE" | tr -d '\r' | sed 's/^/   | /' || true
 		[ "$S_BALLOON" -gt 0 ] && grep -F "G:$name-probe: PROBE" "$CONSOLE" | tr -d '\r' | sed 's/^/   | /' || true
 		if [ $pass = no ]; then
@@ -279,7 +308,8 @@ report_scenario() { # NAME
 	echo "RESULT scenario=$name marker_hits=$R_HITS origins_unchanged=$R_UNCHANGED swap_used=$R_SWAP" \
 		"userspace=$R_USERSPACE boot_s=${R_RUN_S:-none} hits_root=$h_root hits_private=$h_priv" \
 		"hits_volatile=$h_vol hits_modules=$h_mod status_rc=${R_STATUS_RC:-none} fatal=$R_FATAL" \
-		"killed=no qemu_rc=$QEMU_RC failed_units=none device_waits=none boot_ms=none exhaust_bytes=none" \
+		"killed=no qemu_rc=$QEMU_RC failed_units=${R_FAILED_UNITS:-none} device_waits=${R_DEVICE_WAITS:-none}" \
+		"boot_ms=$(guest_val "$log" boot_ms | grep . || echo none) exhaust_bytes=none" \
 		"key_copies=none control_copies=none qubes_cow=no scrub_pages=${R_SCRUB:-none} dom0_hits=$dom0_hits" \
 		"inflate_errors=$R_INFLATE balloon_copies=${R_BALLOON:-none} probe_inflate_errors=${R_PROBE_INFLATE:-none} pass=$pass"
 }
@@ -322,12 +352,24 @@ main() {
 	ROOT_TEMPLATE=$VM_CACHE/root-$key.img
 	with_cache_lock _root_img_build "$ROOT_TEMPLATE"
 	private_template 4096
+	for s in "${want[@]}"; do
+		scenario_config "$s"
+		if [ "$S_ROOT" = agent ] && [ -z "${AGENT_ROOT:-}" ]; then xen_agent_root; fi
+	done
 	xen_prepare
 	xen_qescan
 
 	mkdir -p "$XEN_CACHE/runs"
-	{ ls -1dt "$XEN_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +10 | xargs -r rm -rf
 	RUN_DIR=$(mktemp -d "$XEN_CACHE/runs/$(date +%Y%m%d-%H%M%S).XXXX")
+	# held until this run exits; older folders beyond the newest 9 go unless a live run holds them
+	exec {run_lock}>"$RUN_DIR/.lock"
+	flock "$run_lock"
+	local d
+	while read -r d; do
+		d=${d%/}
+		if [ -e "$d/.lock" ] && ! flock -n "$d/.lock" true; then continue; fi
+		rm -rf --one-file-system -- "$d"
+	done < <({ ls -1dt "$XEN_CACHE"/runs/*/ 2>/dev/null || true; } | tail -n +10)
 	PLAN_DIR=$RUN_DIR/plan
 	cleanup() { rm -rf "$PLAN_DIR"; }
 	trap cleanup EXIT
@@ -382,6 +424,7 @@ main() {
 	for s in "${want[@]}"; do report_scenario "$s"; done
 	echo "xen: ${#want[@]} scenario(s) in $(( $(date +%s) - t_all )) s wall; run folder $RUN_DIR" >&2
 	if [ ${#FAILED[@]} -eq 0 ] && [ "${XEN_KEEP:-0}" != 1 ]; then
+		# (each scenario's images: private, volatile, an agent root's copy)
 		rm -rf "$RUN_DIR"/*/*.img "$RUN_DIR"/root.img "$RUN_DIR"/kernels "$RUN_DIR"/dom0.initrd
 	else
 		echo "xen: images kept in $RUN_DIR${FAILED[*]:+ (failed: ${FAILED[*]})}" >&2
