@@ -443,14 +443,18 @@ guest_val() { # LOG KEY
 	tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' | sed -n "s/^GUEST .*\b$2=\([^ ]*\).*/\1/p" | tail -1
 }
 
-# What the guest script (guest/init.sh) and ephemeral-init said on the console
-# LOG: -> R_USERSPACE R_DONE R_SWAP (yes|no) R_STATUS_RC R_FATAL (yes|no)
+# What the guest script (guest/init.sh, or guest-systemd/qe-report.sh) and
+# ephemeral-init said on the console LOG: -> R_USERSPACE R_DONE R_SWAP
+# (yes|no) R_STATUS_RC R_FATAL (yes|no); systemd roots: R_FAILED_UNITS
+# R_DEVICE_WAITS (empty for a busybox root)
 guest_results() { # LOG
 	R_USERSPACE=no R_DONE=no R_SWAP=no R_FATAL=no
 	[ "$(guest_val "$1" userspace)" = yes ] && R_USERSPACE=yes
 	[ "$(guest_val "$1" "done")" = yes ] && R_DONE=yes
 	[ "$(guest_val "$1" swap_used)" = yes ] && R_SWAP=yes
 	R_STATUS_RC=$(guest_val "$1" status_rc)
+	R_FAILED_UNITS=$(guest_val "$1" failed_units)
+	R_DEVICE_WAITS=$(guest_val "$1" device_waits)
 	grep -q 'qubes-ephemeral: FATAL' "$1" && R_FATAL=yes
 	return 0
 }
@@ -471,9 +475,26 @@ expect_common() { # WORD LOG
 	changed) [ "$R_UNCHANGED" = no ] || FAILS+=("origins unchanged (stock mode should write private)") ;;
 	swap) [ "$R_SWAP" = yes ] || FAILS+=("no pages reached swap") ;;
 	status_ok) [ "$R_STATUS_RC" = 0 ] || FAILS+=("ephemeral-status did not confirm (exit ${R_STATUS_RC:-none})") ;;
+	# systemd roots (guest-systemd/, and the agent's guest-agent/qe-agent-report.sh)
+	no_failed_units) [ "$R_FAILED_UNITS" = 0 ] || FAILS+=("failed units: ${R_FAILED_UNITS:-unknown}") ;;
+	no_device_waits) [ "$R_DEVICE_WAITS" = 0 ] || FAILS+=("jobs waited for devices: ${R_DEVICE_WAITS:-unknown}") ;;
+	private_mounted) grep -q "GUEST rw_source=/dev/mapper/ephemeral-private home_source=/dev/mapper/ephemeral-private" "$2" ||
+		FAILS+=("/rw and /home are not on the encrypted private device") ;;
+	agent_fsck) [ "$(guest_val "$2" agent_fsck)" = 1 ] && [ "$(guest_val "$2" agent_resize)" = 1 ] ||
+		FAILS+=("the agent's journal lacks its fsck/resize2fs lines for the private disk") ;;
+	agent_mounts) agent_mounts_ok "$2" || FAILS+=("/, /rw, /home, /usr/local, swap not all on our devices: $(tr -d '\r' <"$2" | grep -o 'agent_mounts .*' | tail -1)") ;;
 	console:*) tr ' ' _ <"$2" | grep -qF -- "${1#console:}" || FAILS+=("console lacks '${1#console:}'") ;;
 	no_console:*) ! tr ' ' _ <"$2" | grep -qF -- "${1#no_console:}" || FAILS+=("console has '${1#no_console:}'") ;;
 	*) return 1 ;;
 	esac
 	return 0
+}
+
+# The agent scenarios: /, /rw, /home, /usr/local and swap on our devices
+# (no swap when S_OPTS turns it off).
+agent_mounts_ok() { # LOG
+	local l
+	l=$(tr -d '\r' <"$1" | sed -n 's/.*GUEST agent_mounts //p' | tail -1)
+	[[ $l == "root=/dev/mapper/dmroot rw=/dev/mapper/ephemeral-private home=/dev/mapper/ephemeral-private usrlocal=/dev/mapper/ephemeral-private swap="* ]] || return 1
+	case $S_OPTS in *swap=0*) [[ $l == *"swap=" ]] ;; *) [[ $l == *"swap=/dev/mapper/ephemeral-swap," ]] ;; esac
 }

@@ -8,6 +8,10 @@
 XEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 XEN_REPO=$(cd "$XEN_DIR/../.." && pwd)
 XEN_CACHE=${XEN_CACHE:-$XEN_DIR/cache}
+# tests/vm's cache (VM_CACHE as given, else its default): the agent root of
+# xen-pvh-systemd is built there beside tests/vm's (same debootstrap base,
+# entries under flock; agent-root.sh prunes nothing)
+XEN_VM_SHARED_CACHE=${VM_CACHE:-$XEN_REPO/tests/vm/cache}
 export VM_CACHE=$XEN_CACHE/vm   # apart from tests/vm/cache: see xen_base_initrd
 # shellcheck source=tests/vm/lib.sh
 . "$XEN_REPO/tests/vm/lib.sh"
@@ -45,6 +49,13 @@ xen_base_initrd() {
 	qubes_subst() { cp "$1" "$2" && chmod --reference="$1" "$2"; }
 	QUBES_INITRD_QEMU_DRIVERS=""
 	base_initrd
+}
+
+# The systemd root with the real Qubes agent (tests/vm/agent-root.sh), its
+# Xen variant: Qubes' files with their xvd* names unmodified. -> AGENT_ROOT
+xen_agent_root() {
+	AGENT_ROOT=$("$VM_DIR/agent-root.sh" "$XEN_VM_SHARED_CACHE" xen) ||
+		die "cannot build the agent root (tests/vm/agent-root.sh $XEN_VM_SHARED_CACHE xen)"
 }
 
 xen_lock() { # runs "$@" under the cache lock (a subshell)
