@@ -503,6 +503,11 @@ for t in pv pvh; do
 	row "Xen $T to /sbin/init (ms)" "${XOM:-none}" "${XQM:-none}" "${XR:-none}" "<= 0.5 (real Qubes initramfs; initramfs part ${XIR:-none})"
 	eval "XEN_${T}_RATIO=\$XR"
 done
+# the variant's size: what `qvm-ephemeral kernel add` made of the real Qubes initramfs
+XSO=$(sed -n 's/^XSIZES ours=\([0-9]*\) qubes=.*/\1/p' "$XO") XSQ=$(sed -n 's/^XSIZES ours=[0-9]* qubes=\([0-9]*\)$/\1/p' "$XO")
+XSG=none
+if [ -n "$XSO" ] && [ -n "$XSQ" ]; then XSG=$(awk -v a="$XSO" -v b="$XSQ" 'BEGIN { printf "%.1f", 100 * (a - b) / b }'); fi
+figure xen_variant_initramfs_bytes "$XSO" bytes "the real Qubes initramfs it was made from (dracut, ${XBENCH_COMPRESS:-gzip}): ${XSQ:-none} bytes; growth $XSG % (our archive: ephemeral-init and the stack's carried modules)"
 fi
 
 # ---------------------------------------------------------------- summary

@@ -116,6 +116,7 @@ cp "$KFOLDER/vmlinuz" "$PLAN_DIR/qe/k/vmlinuz"
 cp "$VARIANT_PVH_INITRD" "$PLAN_DIR/qe/k/ours.initrd"
 cp "$KFOLDER/initramfs" "$PLAN_DIR/qe/k/qubes.initrd"
 bnote "initramfs: ours $(stat -c %s "$VARIANT_PVH_INITRD") bytes, the real Qubes one $(stat -c %s "$KFOLDER/initramfs") bytes"
+echo "XSIZES ours=$(stat -c %s "$VARIANT_PVH_INITRD") qubes=$(stat -c %s "$KFOLDER/initramfs")"
 COMMON=$(tr -d '\n' <"$KFOLDER/default-kernelopts-common.txt" | sed 's/ *$//')
 
 # outer disks, seen in dom0 as vdX: root (read-only for QEMU too), each
