@@ -31,7 +31,8 @@ same_list "same control fields (Installed-Size aside)" "$(fields "$OWN")" "$(fie
 trig() { dpkg-deb -I "$1" triggers 2>/dev/null | grep -v '^#'; }
 same_list "same triggers ($(trig "$DH" | tr '\n' ' '))" "$(trig "$OWN")" "$(trig "$DH")"
 allowed=$(sed -n 's/^\([a-z0-9-]\+\) .*/\1/p' tests/pkg/lintian-allowed)
-tags=$(lintian --pedantic --display-info --display-experimental "$DH" 2>&1 | grep -E '^[EWIPX]: ' | awk '{ print $3 }' | sort -u)
+lintian_run "$T" --pedantic --display-info --display-experimental "$DH"
+tags=$(grep -E '^[EWIPX]: ' "$T/lintian.out" | awk '{ print $3 }' | sort -u)
 extra=$(comm -23 <(sed '/^$/d' <<<"$tags") <(sort -u <<<"$allowed"))
 [ -z "$extra" ] && ok "lintian: only allowed tags ($(echo $tags))" || bad "lintian on the debhelper build: tags not allowed: $(echo $extra)"
 

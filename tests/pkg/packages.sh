@@ -171,7 +171,8 @@ check "packaged ephemeral-init is static" 0 "" -- is_static "$x/d/usr/lib/qubes-
 check "no maintainer scripts (the trigger does the work)" 0 "" -- bash -c "! ls '$x/c/DEBIAN' | grep -qE '^(pre|post)(inst|rm)$'"
 
 echo "== lintian (allowed tags: tests/pkg/lintian-allowed)"
-lout=$(lintian --pedantic --display-info --display-experimental --show-overrides "$DEB" 2>&1 | grep -v 'running with root privileges')
+lintian_run "$T" --pedantic --display-info --display-experimental --show-overrides "$DEB"
+lout=$(grep -v 'running with root privileges' "$T/lintian.out")
 sed 's/^/     | /' <<<"$lout"
 allowed=$(sed -n 's/^\([a-z0-9-]\+\) .*/\1/p' tests/pkg/lintian-allowed)
 tags=$(grep -E '^[EWIPX]: ' <<<"$lout" | awk '{ print $3 }' | sort -u)
