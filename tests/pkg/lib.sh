@@ -43,10 +43,9 @@ deb_files() { dpkg-deb -c "$1" | awk '{ p = $6; sub(/^\./, "", p); sub(/\//, ":"
 # ELF file without a program interpreter = statically linked
 is_static() { readelf -h "$1" >/dev/null 2>&1 && ! readelf -l "$1" | grep -q 'Requesting program interpreter'; }
 
-# lintian leaves
-# its temporary databases (mldbm-elf-*) behind in TMPDIR: it runs with
-# TMPDIR in the test's own folder (removed on exit), and the test fails if
-# /tmp got such files from the run anyway.
+# lintian leaves its temporary databases (mldbm-elf-*) behind in TMPDIR: it
+# runs with TMPDIR in the test's own folder (removed on exit), and the test
+# fails if /tmp got such files from the run anyway.
 lintian_run() { # TMP_DIR LINTIAN_ARG...   (output in TMP_DIR/lintian.out)
 	local t=$1 left
 	shift
