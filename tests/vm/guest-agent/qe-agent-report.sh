@@ -5,14 +5,14 @@
 # The disks are QEMU's vda..vdd (tests/vm) or Xen's xvda..xvdd (tests/xen,
 # where Qubes' files name them unmodified). qe.agent=basic (tests/xen) stops
 # after the mounts: the udev, qubesdb, fstab and resize checks are tests/vm's.
-p=vd
-[ -e /sys/block/xvda ] && p=xvd
+disk=vd
+[ -e /sys/block/xvda ] && disk=xvd
 # Xen's balloon driver: does it wipe pages before giving them back? (our init sets 1)
 echo "GUEST scrub_pages=$(cat /sys/devices/system/xen_memory/xen_memory0/scrub_pages 2>/dev/null || echo none)"
 j() { journalctl -b --no-pager -o cat "$@"; }
 j -u qubes-mount-dirs.service | grep -E 'Private device|Virgin boot' | sed 's/^/GUEST agent-journal: /'
-echo "GUEST agent_fsck=$(j -u qubes-mount-dirs.service | grep -c "fsck.ext4 of /dev/${p}b succeeded")"
-echo "GUEST agent_resize=$(j -u qubes-mount-dirs.service | grep -c "resize2fs of /dev/${p}b succeeded")"
+echo "GUEST agent_fsck=$(j -u qubes-mount-dirs.service | grep -c "fsck.ext4 of /dev/${disk}b succeeded")"
+echo "GUEST agent_resize=$(j -u qubes-mount-dirs.service | grep -c "resize2fs of /dev/${disk}b succeeded")"
 echo "GUEST agent_mkfs=$(j -u qubes-mount-dirs.service | grep -c 'Virgin boot of the VM: creating private.img filesystem')"
 echo "GUEST persistence=$(ls /run/qubes/ 2>/dev/null | sed -n 's/^persistent-//p' | tr '\n' ,)"
 src() { findmnt -n -o SOURCE "$1" | sed 's/\[.*//'; }
@@ -90,7 +90,7 @@ if cp -p /etc/fstab /etc/fstab.dpkg-new && sync /etc/fstab.dpkg-new && mv /etc/f
 fi
 mount -a >/dev/null 2>&1; ma=$?
 swapon -a >/dev/null 2>&1; sa=$?
-echo "GUEST agent_fstab_reinstall=$fst mount_a_rc=$ma swapon_a_rc=$sa vdb=$(dmname /dev/${p}b) vdc1=$(dmname /dev/${p}c1) failed_after=$(systemctl --failed --no-legend | wc -l) swaps_after=$(awk 'NR > 1 {print $1}' /proc/swaps | tr '\n' ,)"
+echo "GUEST agent_fstab_reinstall=$fst mount_a_rc=$ma swapon_a_rc=$sa vdb=$(dmname /dev/${disk}b) vdc1=$(dmname /dev/${disk}c1) failed_after=$(systemctl --failed --no-legend | wc -l) swaps_after=$(awk 'NR > 1 {print $1}' /proc/swaps | tr '\n' ,)"
 # qe.resize=1: dom0 grows root and private while the qube runs (the host's
 # QMP block_resize on "resize_now") and calls qubes.ResizeDisk: through
 # qrexec (R4.3 looks in /run/qubes-rpc first: ephemeral-init's guard) and, as
@@ -98,13 +98,13 @@ echo "GUEST agent_fstab_reinstall=$fst mount_a_rc=$ma swapon_a_rc=$sa vdb=$(dmna
 # may change: no table, no size, no write in the clear.
 if grep -qw 'qe.resize=1' /proc/cmdline; then
 	tables() { for n in dmroot ephemeral-private; do dmsetup table "$n"; blockdev --getsize64 "/dev/mapper/$n"; done | md5sum; }
-	t0=$(tables) r0=$(cat /sys/block/${p}a/size) p0=$(cat /sys/block/${p}b/size)
+	t0=$(tables) r0=$(cat /sys/block/${disk}a/size) p0=$(cat /sys/block/${disk}b/size)
 	echo "GUEST resize_now=yes" >/dev/console
 	i=0
-	while [ "$(cat /sys/block/${p}a/size)" = "$r0" ] || [ "$(cat /sys/block/${p}b/size)" = "$p0" ]; do
+	while [ "$(cat /sys/block/${disk}a/size)" = "$r0" ] || [ "$(cat /sys/block/${disk}b/size)" = "$p0" ]; do
 		i=$((i + 1)); [ $i -lt 600 ] || break; sleep 0.5
 	done
-	echo "GUEST resize_seen=$([ $i -lt 600 ] && echo yes || echo no) vda=$r0->$(cat /sys/block/${p}a/size) vdb=$p0->$(cat /sys/block/${p}b/size)"
+	echo "GUEST resize_seen=$([ $i -lt 600 ] && echo yes || echo no) vda=$r0->$(cat /sys/block/${disk}a/size) vdb=$p0->$(cat /sys/block/${disk}b/size)"
 	svc=
 	for d in /run/qubes-rpc /usr/local/etc/qubes-rpc /etc/qubes-rpc; do
 		[ -e "$d/qubes.ResizeDisk" ] && { svc=$d/qubes.ResizeDisk; break; }
