@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "cmdline.h"
 #include "layout.h"
+#include "scan.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -97,14 +98,9 @@ int parse_size(const char *s, uint64_t *bytes)
 	unsigned shift = 0;
 	const char *p = s;
 
-	if (*p < '0' || *p > '9')
+	/* digits first (scan_u64 alone would skip leading white space) */
+	if (*p < '0' || *p > '9' || scan_u64(&p, &v) < 0)
 		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
 	switch (*p) {
 	case '\0': break;
 	case 'K': case 'k': shift = 10; break;
