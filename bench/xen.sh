@@ -131,29 +131,11 @@ for f in private vol-ours vol-qubes; do DRIVES+=(-drive "file=$RUN_DIR/$f.img,fo
 # vda root, vdb ours' modules, vdc Qubes' modules, vdd private, vde/vdf volatile
 
 cfg() { # NAME TYPE VARIANT
-	local name=$1 type=$2 v=$3 cmd priv=r vol=vde mod=vdb sep="" d
+	local name=$1 type=$2 v=$3 cmd priv=r vol=vde mod=vdb
 	cmd="$COMMON qubes.ephemeral=1 $BOTH_OPTS"
 	if [ "$v" = qubes ]; then cmd="$COMMON $BOTH_OPTS" priv=w vol=vdf mod=vdc; fi
-	{
-		echo "name = \"$name\""
-		echo "type = \"$type\""
-		echo "kernel = \"/qe/k/vmlinuz\""
-		echo "ramdisk = \"/qe/k/$v.initrd\""
-		echo "cmdline = \"$cmd\""
-		echo "memory = $DOMU_MEM"
-		echo "maxmem = $DOMU_MEM"
-		echo "vcpus = 1"
-		echo 'on_poweroff = "destroy"'
-		echo 'on_reboot = "destroy"'
-		echo 'on_crash = "destroy"'
-		printf 'disk = ['
-		for d in vda,xvda,r "vdd,xvdb,$priv" "$vol,xvdc,w" "$mod,xvdd,r"; do
-			IFS=, read -r dev vdev mode <<<"$d"
-			printf '%s"format=raw, vdev=%s, access=%s, script=/qe-block, target=/dev/%s"' "$sep" "$vdev" "$mode" "$dev"
-			sep=", "
-		done
-		echo ']'
-	} >"$PLAN_DIR/qe/$name.cfg"
+	write_cfg "$name" "$type" /qe/k/vmlinuz "/qe/k/$v.initrd" "$cmd" "$DOMU_MEM" \
+		/dev/vda,xvda,r "/dev/vdd,xvdb,$priv" "/dev/$vol,xvdc,w" "/dev/$mod,xvdd,r"
 }
 
 # dom0's part (sourced by tests/xen/dom0-init.sh, which has dom_id, dom_state, say)

@@ -183,6 +183,40 @@ xen_boot() { # RUN_DIR PLAN_DIR CONSOLE DRIVE_ARG...
 		"$@" </dev/null >"$console" 2>&1 || QEMU_RC=$?
 }
 
+# The xl config of a Qubes-shaped domain, into $PLAN_DIR/qe/NAME.cfg (tests/xen
+# and bench/xen.sh). DISK: "[phy:]DEV,VDEV,MODE".
+write_cfg() { # NAME TYPE KERNEL RAMDISK CMDLINE MEM DISK...
+	local name=$1 type=$2 k=$3 rd=$4 cmd=$5 mem=$6 d sep=""
+	shift 6
+	{
+		echo "name = \"$name\""
+		echo "type = \"$type\""
+		echo "kernel = \"$k\""
+		echo "ramdisk = \"$rd\""
+		echo "cmdline = \"$cmd\""
+		echo "memory = $mem"
+		echo "maxmem = $mem"
+		echo "vcpus = 1"
+		echo 'on_poweroff = "destroy"'
+		echo 'on_reboot = "destroy"'
+		echo 'on_crash = "destroy"'
+		if [ "$type" = hvm ]; then
+			echo 'device_model_version = "qemu-xen"'
+			echo 'vnc = 0'
+			echo 'sdl = 0'
+			echo 'serial = "none"'
+		fi
+		printf 'disk = ['
+		# "phy:DEV,VDEV,MODE" in the long form, with the dom0's hotplug script
+		for d in "$@"; do
+			IFS=, read -r dev vdev mode <<<"${d#phy:}"
+			printf '%s"format=raw, vdev=%s, access=%s, script=/qe-block, target=%s"' "$sep" "$vdev" "$mode" "$dev"
+			sep=", "
+		done
+		echo ']'
+	} >"$PLAN_DIR/qe/$name.cfg"
+}
+
 # qescan: a static marker counter for dom0 and the probe domain (musl)
 _qescan_build() { # OUT
 	[ -x "$1" ] && return 0

@@ -122,39 +122,6 @@ add_disk() { # FILE -> DEV (vdX)
 	NEXT_DEV=$((NEXT_DEV + 1))
 }
 
-# The xl config of a Qubes-shaped domain.
-write_cfg() { # NAME TYPE KERNEL RAMDISK CMDLINE MEM DISK...
-	local name=$1 type=$2 k=$3 rd=$4 cmd=$5 mem=$6 d sep=""
-	shift 6
-	{
-		echo "name = \"$name\""
-		echo "type = \"$type\""
-		echo "kernel = \"$k\""
-		echo "ramdisk = \"$rd\""
-		echo "cmdline = \"$cmd\""
-		echo "memory = $mem"
-		echo "maxmem = $mem"
-		echo "vcpus = 1"
-		echo 'on_poweroff = "destroy"'
-		echo 'on_reboot = "destroy"'
-		echo 'on_crash = "destroy"'
-		if [ "$type" = hvm ]; then
-			echo 'device_model_version = "qemu-xen"'
-			echo 'vnc = 0'
-			echo 'sdl = 0'
-			echo 'serial = "none"'
-		fi
-		printf 'disk = ['
-		# "phy:DEV,VDEV,MODE" in the long form, with the dom0's hotplug script
-		for d in "$@"; do
-			IFS=, read -r dev vdev mode <<<"${d#phy:}"
-			printf '%s"format=raw, vdev=%s, access=%s, script=/qe-block, target=%s"' "$sep" "$vdev" "$mode" "$dev"
-			sep=", "
-		done
-		echo ']'
-	} >"$PLAN_DIR/qe/$name.cfg"
-}
-
 plan_scenario() { # NAME
 	local name=$1 priv vol seed cmd disks=() root=vda
 	scenario_config "$name"
