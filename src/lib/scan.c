@@ -82,8 +82,3 @@ int scan_word(const char **p, char *buf, size_t size)
 	*p = e;
 	return 0;
 }
-
-int scan_end(const char *p)
-{
-	return *skip_space(p) ? -EINVAL : 0;
-}

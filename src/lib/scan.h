@@ -19,5 +19,3 @@ int scan_devnum(const char **p, unsigned *maj, unsigned *min);
  * skipped when buf is NULL: 0, -EINVAL (no word) or -ENAMETOOLONG (it does
  * not fit in size bytes with its NUL). */
 int scan_word(const char **p, char *buf, size_t size);
-/* 0 when only white space is left at p, else -EINVAL. */
-int scan_end(const char *p);
