@@ -138,7 +138,7 @@ cfg() { # NAME TYPE VARIANT
 		/dev/vda,xvda,r "/dev/vdd,xvdb,$priv" "/dev/$vol,xvdc,w" "/dev/$mod,xvdd,r"
 }
 
-# dom0's part (sourced by tests/xen/dom0-init.sh, which has dom_id, dom_state, say)
+# dom0's part (sourced by tests/xen/dom0-init.sh; dom0-lib.sh has dom_id, dom_state, say)
 cat >"$PLAN_DIR/qe/plan.sh" <<EOF
 DOMU_TIMEOUT=$DOMU_TIMEOUT
 EOF

@@ -68,6 +68,8 @@ tier_fast() {
 	script tests/shipped-strings.sh
 	# dom0 tool tests (fixture kernel folders, fake qubesd)
 	for f in tests/dom0/*.sh; do [ -x "$f" ] && script "$f"; done
+	# tests/xen's dom0 functions, on the host (the lanes' shared console)
+	script tests/xen/dom0-lib-test.sh
 	# the README's storage-stack picture against the committed tables
 	script tests/docs/stack.sh
 

@@ -103,6 +103,7 @@ _xen_extract() { # DIR
 
 # dom0's initramfs: busybox, xl and its libraries, xenstored, xenconsoled,
 # the hotplug scripts (bash, flock), the modules above, /init = dom0-init.sh
+# with its functions in /qe-lib.sh (dom0-lib.sh)
 _xen_dom0_build() { # OUT
 	local out=$1 t=$XEN_TREE tmp st kv=${XEN_DOM0_KPKG#linux-image-} m a
 	[ -f "$out" ] && return 0
@@ -136,6 +137,7 @@ _xen_dom0_build() { # OUT
 	[ -e "$st/dev/console" ] || mknod "$st/dev/console" c 5 1
 	install -m 755 "$XEN_DIR/dom0-init.sh" "$st/init"
 	install -m 755 "$XEN_DIR/dom0-block.sh" "$st/qe-block"
+	install -m 644 "$XEN_DIR/dom0-lib.sh" "$st/qe-lib.sh"
 	(cd "$st" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 -n >"$tmp/dom0.cpio.gz"
 	for m in "$XEN_CACHE"/dom0-*.cpio.gz; do [ -e "$m" ] && rm -f "$m"; done
 	mv "$tmp/dom0.cpio.gz" "$out"
@@ -152,7 +154,7 @@ xen_prepare() {
 	xen_lock _xen_extract "$XEN_TREE"
 	XEN_ELF=$XEN_TREE/boot/xen.elf
 	DOM0_VMLINUZ=$XEN_TREE/boot/vmlinuz-${XEN_DOM0_KPKG#linux-image-}
-	key=$(EXTRA_KEY="$XEN_TREE ${XEN_DOM0_MODULES[*]}" inputs_hash _xen_dom0_build module_closure -- "$XEN_DIR/dom0-init.sh" "$XEN_DIR/dom0-block.sh")
+	key=$(EXTRA_KEY="$XEN_TREE ${XEN_DOM0_MODULES[*]}" inputs_hash _xen_dom0_build module_closure -- "$XEN_DIR/dom0-init.sh" "$XEN_DIR/dom0-block.sh" "$XEN_DIR/dom0-lib.sh")
 	DOM0_INITRD=$XEN_CACHE/dom0-$key.cpio.gz
 	xen_lock _xen_dom0_build "$DOM0_INITRD"
 }

@@ -1,0 +1,147 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The functions of the tests' minimal dom0 (tests/xen), sourced by its /init
+# (dom0-init.sh) and by this run's /qe/plan.sh. Apart from the init so that
+# the host can test them (tests/xen/dom0-lib-test.sh).
+
+QE_CONSOLE_DIR=${QE_CONSOLE_DIR:-/var/log/xen/console}
+QE_CONSOLE_LOCK=${QE_CONSOLE_LOCK:-/run/qe-console.lock}
+QE_RUN_DIR=${QE_RUN_DIR:-/run} # its domid-NAME files
+
+# Everything dom0 tells the host goes to one console, from the plan's two
+# lanes at once. A whole domain console written in 4 KiB blocks met the other
+# lane's lines mid-line (CI: xen-pvh's GUEST lines were cut and lost), so
+# every writer holds this lock for all it writes.
+qe_locked() { # COMMAND...: runs it holding the console lock
+	{ flock 8 || echo "XEN error=cannot lock $QE_CONSOLE_LOCK"; "$@"; } 8>>"$QE_CONSOLE_LOCK"
+}
+
+say() { qe_locked echo "XEN $*"; }
+
+xl_crash_evidence() { # ID RC
+	echo "XEN error=xl list $1 crashed 20 times in a row (rc $2)"
+	dmesg | grep -i segfault | tail -3 | sed "s/^/XEN segv: /"
+	xl list 2>&1 | sed "s/^/XEN xl-list: /"
+	xenstore-ls -f /local/domain 2>&1 | grep -E '/name |/domid ' | sed "s/^/XEN xenstore: /"
+}
+
+# "gone" when domain ID is not a domain any more, else "here". By domid, not
+# by name: `xl domid NAME` (and any lookup by name) segfaults while another
+# domain is being built side by side (libxl meets a domain without a name
+# yet), and three such crashes in a row once made a running domain look gone.
+# A look that dies of a signal does not count; 3 clean "no such domain" do.
+# 20 crashes in a row: "gone" too, with the evidence (which binary, what xl sees).
+dom_state() { # ID
+	local n=0 k=0 rc
+	while :; do
+		rc=0
+		xl list "$1" >/dev/null 2>&1 || rc=$?
+		[ $rc = 0 ] && { echo here; return; }
+		if [ $rc -lt 128 ]; then n=$((n + 1)); else k=$((k + 1)); fi
+		[ $n -ge 3 ] && { echo gone; return; }
+		if [ $k -ge 20 ]; then
+			qe_locked xl_crash_evidence "$1" "$rc" >&2
+			echo gone
+			return
+		fi
+		sleep 1
+	done
+}
+
+# The domid of NAME (empty if none): retried, lookups by name can crash (above).
+dom_id() { # NAME
+	local i=0 id
+	while [ $i -lt 5 ]; do
+		id=$(xl domid "$1" 2>/dev/null) && [ -n "$id" ] && { echo "$id"; return; }
+		i=$((i + 1))
+		sleep 1
+	done
+}
+
+# Starts NAME from CFG and waits until it is gone (or TIMEOUT s: destroyed).
+# With a TEXT, returns as soon as the domain's console shows it (it keeps running).
+# -> XEN NAME create_rc=.. start_s=.. run_s=.. timeout=yes|no
+qe_run() { # NAME CFG TIMEOUT [TEXT]
+	local name=$1 cfg=$2 tmo=$3 text=$4 t0 t1 t2 rc=0 to=no id log=$QE_CONSOLE_DIR/guest-$1.log
+	t0=$(date +%s)
+	# bounded: an HVM's `xl create` was seen waiting for its device model for good
+	timeout -s KILL "${QE_CREATE_TIMEOUT:-300}" xl -v create "$cfg" >/var/log/xen/create-"$name".log 2>&1 || rc=$?
+	t1=$(date +%s)
+	id=$(dom_id "$name")
+	echo "$id" >"$QE_RUN_DIR"/domid-"$name"
+	# a failed create leaves nothing to wait for (qe_destroy removes what is left)
+	while [ -n "$id" ] && [ "$rc" = 0 ]; do
+		if [ -n "$text" ] && grep -q "$text" "$log" 2>/dev/null; then break; fi
+		[ "$(dom_state "$id")" = gone ] && break
+		if [ $(($(date +%s) - t1)) -ge "$tmo" ]; then
+			to=yes
+			xl destroy "$id" 2>/dev/null
+			break
+		fi
+		sleep 1
+	done
+	t2=$(date +%s)
+	say "$name create_rc=$rc start_s=$((t1 - t0)) run_s=$((t2 - t1)) timeout=$to" \
+		"inflate_errors=$(grep -c 'inflate failed' /var/log/xen/create-"$name".log)"
+	[ "$rc" = 0 ] || qe_locked create_failure_evidence "$name"
+}
+
+create_failure_evidence() { # NAME
+	sed "s/^/XEN $1 xl: /" /var/log/xen/create-"$1".log | tail -20
+	grep -v "^++++" /var/log/xen/xen-hotplug.log 2>/dev/null | sed "s/^/XEN hotplug: /" | tail -400
+	sed "s/^/XEN trace: /" /var/log/xen/block-trace.log 2>/dev/null | tail -60
+	sed "s/^/XEN $1 qemu-dm: /" /var/log/xen/qemu-dm-"$1".log 2>/dev/null | tail -40
+	ps | grep -E 'qemu|xl ' | grep -v grep | sed "s/^/XEN $1 ps: /"
+}
+
+# Destroys NAME if it still runs, waits for its backends to let go.
+qe_destroy() { # NAME
+	local i=0 id
+	id=$(cat "$QE_RUN_DIR"/domid-"$1" 2>/dev/null)
+	[ -n "$id" ] || return 0
+	xl destroy "$id" 2>/dev/null
+	while [ "$(dom_state "$id")" != gone ] && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+}
+
+# The domain's console, for the host ("G:NAME: " lines), and what Xen
+# logged about the domain (a triple fault, say: "XEN NAME xl-dmesg: " lines).
+qe_console() { # NAME
+	qe_locked console_lines "$1"
+}
+
+console_lines() { # NAME
+	local log=$QE_CONSOLE_DIR/guest-$1.log id
+	id=$(cat "$QE_RUN_DIR"/domid-"$1" 2>/dev/null)
+	if [ -s "$log" ]; then
+		sed "s/^/G:$1: /" "$log" | tr -d '\r'
+	else
+		echo "XEN $1 console_empty=yes"
+		id=
+	fi
+	# the last 20 lines, or those naming the domain (d<ID>v<vCPU>)
+	xl dmesg 2>/dev/null | grep -E "${id:+d${id}v}" | tail -20 | sed "s/^/XEN $1 xl-dmesg: /"
+}
+
+# Marker copies in dom0's view of the disks (blkback bypasses dom0's page cache: drop it).
+qe_scan() { # NAME SEED DEV...
+	local name=$1 seed=$2 t0 out
+	shift 2
+	t0=$(date +%s)
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	out=$(qescan "$seed" "$@" | awk '{ sub(/^\/dev\//, "", $1); sub(/copies=/, "", $2); printf "%s=%s ", $1, $2 }')
+	say "$name dom0_scan $out"
+	say "$name scan_s=$(($(date +%s) - t0))"
+}
+
+# Memory in MiB Xen gives NAME now.
+qe_mem() { xl list "$(cat "$QE_RUN_DIR"/domid-"$1")" 2>/dev/null | awk 'NR == 2 { print $3 }'; }
+
+# Balloons NAME down to MIB (xl mem-set), waits until Xen shows it (at most 60 s).
+qe_balloon() { # NAME MIB
+	local before i=0
+	before=$(qe_mem "$1")
+	xl mem-set "$(cat "$QE_RUN_DIR"/domid-"$1")" "$2"m
+	while [ "$(qe_mem "$1")" -gt "$2" ] 2>/dev/null && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+	say "$1 balloon_before_mib=$before balloon_after_mib=$(qe_mem "$1") balloon_s=$i"
+}
