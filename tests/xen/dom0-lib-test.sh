@@ -5,7 +5,8 @@
 # a third saying short lines must give only whole lines, each console
 # complete (CI once lost xen-pvh's GUEST lines to a dump cut mid-line by the
 # other lane's); what Xen logged is filtered to the domain; an empty console
-# is said. Fast tier. Ends with "N passed, N failed".
+# is said; a domain is gone only when a whole listing lacks it; why Xen shut
+# a domain down. Fast tier. Ends with "N passed, N failed".
 set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0
@@ -24,10 +25,16 @@ done
 echo 3 >"$T/run/domid-a"
 echo 4 >"$T/run/domid-b"
 # xl of the test: "dmesg" is Xen's log with lines of domains 3 and 4
-cat >"$T/bin/xl" <<'EOF'
+# and "list" lists domain 3 when $T/run/alive-3 exists, but fails for one
+# domain asked by ID (as a lookup may while another domain is torn down)
+cat >"$T/bin/xl" <<EOF
 #!/bin/sh
-[ "$1" = dmesg ] || exit 1
-printf '(XEN) d3v0 Triple fault - invoking HVM shutdown action 1\n(XEN) d4v0 something of domain 4\n(XEN) a line of no domain\n'
+case "\$1 \${2:-}" in
+"dmesg ") printf '(XEN) d3v0 Triple fault - invoking HVM shutdown action 1\\n(XEN) d4v0 something of domain 4\\n(XEN) a line of no domain\\n' ;;
+"list ") echo "Name ID Mem VCPUs State Time(s)"; echo "Domain-0 0 512 1 r----- 10.0"
+	[ -e "$T/run/alive-3" ] && echo "xen-pvh 3 400 1 -b---- 5.0"; exit 0 ;;
+*) exit 1 ;;
+esac
 EOF
 chmod 755 "$T/bin/xl"
 
@@ -55,6 +62,21 @@ grep -qx 'XEN a xl-dmesg: (XEN) d3v0 Triple fault - invoking HVM shutdown action
 	bad "Xen's log for a: $(grep '^XEN a xl-dmesg' "$T/out" | tr '\n' '|')"
 grep -qx 'XEN c console_empty=yes' "$T/out" && [ "$(grep -c '^XEN c xl-dmesg: ' "$T/out")" = 3 ] &&
 	ok "an empty console is said, with Xen's last lines" || bad "empty console: $(grep '^XEN c ' "$T/out" | tr '\n' '|')"
+
+# a domain is gone only when a whole listing lacks it, not when a lookup fails
+lib() { QE_CONSOLE_DIR=$T/console QE_CONSOLE_LOCK=$T/run/lock QE_RUN_DIR=$T/run QE_XL_LOG_DIR=$T/xl \
+	PATH=$T/bin:$PATH "$BB" sh -c '. "$1"; shift; "$@"' sh "$DIR/dom0-lib.sh" "$@"; }
+touch "$T/run/alive-3"
+[ "$(lib dom_state 3)" = here ] && ok "a listed domain is here (though xl list 3 fails)" || bad "a listed domain looked gone"
+rm "$T/run/alive-3"
+[ "$(lib dom_state 3)" = gone ] && ok "an unlisted domain is gone" || bad "an unlisted domain did not look gone"
+# why Xen shut a domain down, from the xl daemon's log
+mkdir -p "$T/xl"
+printf 'Waiting for domain a (domid 3) to die [pid 9]\nDomain 3 has shut down, reason code 3 0x3\nAction for shutdown reason code 3 is destroy\n' >"$T/xl/xl-a.log"
+printf 'Domain 4 has shut down, reason code 0 0x0\n' >"$T/xl/xl-b.log"
+[ "$(lib dom_shutdown_reason a) $(lib dom_shutdown_reason b) $(lib dom_shutdown_reason c)" = "crash poweroff none" ] &&
+	ok "shutdown reasons: crash, poweroff, none" ||
+	bad "shutdown reasons: $(lib dom_shutdown_reason a) $(lib dom_shutdown_reason b) $(lib dom_shutdown_reason c)"
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

@@ -7,6 +7,7 @@
 QE_CONSOLE_DIR=${QE_CONSOLE_DIR:-/var/log/xen/console}
 QE_CONSOLE_LOCK=${QE_CONSOLE_LOCK:-/run/qe-console.lock}
 QE_RUN_DIR=${QE_RUN_DIR:-/run} # its domid-NAME files
+QE_XL_LOG_DIR=${QE_XL_LOG_DIR:-/var/log/xen} # xl-NAME.log: the xl daemon of each domain
 
 # Everything dom0 tells the host goes to one console, from the plan's two
 # lanes at once. A whole domain console written in 4 KiB blocks met the other
@@ -29,23 +30,40 @@ xl_crash_evidence() { # ID RC
 # by name: `xl domid NAME` (and any lookup by name) segfaults while another
 # domain is being built side by side (libxl meets a domain without a name
 # yet), and three such crashes in a row once made a running domain look gone.
-# A look that dies of a signal does not count; 3 clean "no such domain" do.
-# 20 crashes in a row: "gone" too, with the evidence (which binary, what xl sees).
+# Only a whole listing that worked and lacks the domid counts (3 in a row):
+# `xl list ID` failing (CI: xen-pvh "gone" after 21 s, in the second xen-pv
+# was torn down beside it, console cut after the init's first lines) does not.
+# 20 failed listings in a row: "gone" too, with the evidence (which binary, what xl sees).
 dom_state() { # ID
-	local n=0 k=0 rc
+	local n=0 k=0 rc out
 	while :; do
 		rc=0
-		xl list "$1" >/dev/null 2>&1 || rc=$?
-		[ $rc = 0 ] && { echo here; return; }
-		if [ $rc -lt 128 ]; then n=$((n + 1)); else k=$((k + 1)); fi
-		[ $n -ge 3 ] && { echo gone; return; }
-		if [ $k -ge 20 ]; then
-			qe_locked xl_crash_evidence "$1" "$rc" >&2
-			echo gone
-			return
+		out=$(xl list 2>/dev/null) || rc=$?
+		if [ $rc = 0 ]; then
+			echo "$out" | awk -v id="$1" 'NR > 1 && $2 == id { f = 1 } END { exit !f }' && { echo here; return; }
+			n=$((n + 1))
+			[ $n -ge 3 ] && { echo gone; return; }
+		else
+			k=$((k + 1))
+			if [ $k -ge 20 ]; then
+				qe_locked xl_crash_evidence "$1" "$rc" >&2
+				echo gone
+				return
+			fi
 		fi
 		sleep 1
 	done
+}
+
+# Why Xen shut NAME down, from its xl daemon's log: poweroff, reboot,
+# suspend, crash (a triple fault, say), watchdog, soft_reset; none if unknown.
+dom_shutdown_reason() { # NAME
+	local c
+	c=$(sed -n 's/.*has shut down, reason code \([0-9]*\).*/\1/p' "$QE_XL_LOG_DIR"/xl-"$1".log 2>/dev/null | tail -1)
+	case $c in
+	0) echo poweroff ;; 1) echo reboot ;; 2) echo suspend ;; 3) echo crash ;;
+	4) echo watchdog ;; 5) echo soft_reset ;; *) echo none ;;
+	esac
 }
 
 # The domid of NAME (empty if none): retried, lookups by name can crash (above).
@@ -82,7 +100,8 @@ qe_run() { # NAME CFG TIMEOUT [TEXT]
 	done
 	t2=$(date +%s)
 	say "$name create_rc=$rc start_s=$((t1 - t0)) run_s=$((t2 - t1)) timeout=$to" \
-		"inflate_errors=$(grep -c 'inflate failed' /var/log/xen/create-"$name".log)"
+		"inflate_errors=$(grep -c 'inflate failed' /var/log/xen/create-"$name".log)" \
+		"shutdown=$(dom_shutdown_reason "$name")"
 	[ "$rc" = 0 ] || qe_locked create_failure_evidence "$name"
 }
 

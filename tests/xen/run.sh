@@ -108,6 +108,7 @@ check_expect() { # LOG
 	done
 	[ "$R_TIMEOUT" = no ] || FAILS+=("the domain did not stop within ${S_TIMEOUT}s")
 	[ "$R_INFLATE" = 0 ] || FAILS+=("xl create logged 'inflate failed' $R_INFLATE times")
+	[ "$R_SHUTDOWN" != crash ] || FAILS+=("Xen shut the domain down as crashed (its xl-dmesg lines, if any, say why)")
 	[ "$R_CREATE_RC" = 0 ] || FAILS+=("xl create failed (rc ${R_CREATE_RC:-none})")
 	return 0
 }
@@ -244,6 +245,7 @@ report_scenario() { # NAME
 	R_TIMEOUT=$(xval "XEN $name " timeout); R_TIMEOUT=${R_TIMEOUT:-yes}
 	R_RUN_S=$(xval "XEN $name " run_s)
 	R_INFLATE=$(xval "XEN $name " inflate_errors); R_INFLATE=${R_INFLATE:-none}
+	R_SHUTDOWN=$(xval "XEN $name " shutdown)
 	R_BALLOON='' R_KCORE_BYTES='' R_PROBE_INFLATE=none
 	if [ "$S_BALLOON" -gt 0 ]; then
 		R_BALLOON=$(xval "G:$name-probe: PROBE" kcore_copies)
