@@ -30,7 +30,9 @@
 # XBENCH_CACHE (this script's own: the marker root, run folders; default
 # $BENCH_CACHE/xen, default bench/cache/xen), BENCH_INIT (another build of ephemeral-init as ours),
 # XBENCH_APPEND (words added to both command lines), XBENCH_QUIET=0 (no `quiet`),
-# XBENCH_COMPRESS=gzip|zstd (the folder's initramfs; default gzip), XEN_TIMEOUT (whole Xen
+# XBENCH_COMPRESS=gzip|zstd (the folder's initramfs; default gzip),
+# XBENCH_VARIANTS (default "ours qubes"; "plain": ours with its gzip part
+# decompressed, a layout to try; gzip folders only), XEN_TIMEOUT (whole Xen
 # boot; default 600 + 240 per boot), DOMU_TIMEOUT (per domain, default 600).
 set -euo pipefail
 
@@ -44,7 +46,7 @@ BOOTS=${XBENCH_BOOTS:-3}
 TYPES=${XBENCH_ORDER:-pv pvh}
 XB_CACHE=${XBENCH_CACHE:-${BENCH_CACHE:-$BENCH_DIR/cache}/xen}
 DOMU_TIMEOUT=${DOMU_TIMEOUT:-600}
-NKINDS=$(( $(wc -w <<<"$TYPES") * 2 ))
+NKINDS=$(( $(wc -w <<<"$TYPES") * $(wc -w <<<"${XBENCH_VARIANTS:-ours qubes}") ))
 XEN_TIMEOUT=${XEN_TIMEOUT:-$(( 600 + 240 * BOOTS * NKINDS ))}
 DOMU_MEM=400   # Qubes' default initial memory of a qube
 # Xen and dom0 boot as in tests/xen (xen_boot, XEN_CMDLINE, DOM0_CMDLINE of its lib.sh)
@@ -115,6 +117,20 @@ cmp -s "$KFOLDER/vmlinuz" "$VARIANT_VMLINUZ" || die "the variant's vmlinuz diffe
 cp "$KFOLDER/vmlinuz" "$PLAN_DIR/qe/k/vmlinuz"
 cp "$VARIANT_PVH_INITRD" "$PLAN_DIR/qe/k/ours.initrd"
 cp "$KFOLDER/initramfs" "$PLAN_DIR/qe/k/qubes.initrd"
+VARIANTS=${XBENCH_VARIANTS:-ours qubes}
+case " $VARIANTS " in *" plain "*)
+	# a layout to try: ours with its compressed part decompressed, the
+	# whole file uncompressed cpio (neither Xen nor the guest inflates)
+	python3 - "$VARIANT_PVH_INITRD" "$PLAN_DIR/qe/k/plain.initrd" <<'PY' || die "cannot write the plain variant"
+import sys, zlib
+d = open(sys.argv[1], "rb").read()
+off = d.index(b"\x1f\x8b\x08")          # the gzip'ed original, after the lead cpio
+z = zlib.decompressobj(31)
+body = z.decompress(d[off:]) + z.flush()
+open(sys.argv[2], "wb").write(d[:off] + body + z.unused_data)
+PY
+	bnote "plain variant: $(stat -c %s "$PLAN_DIR/qe/k/plain.initrd") bytes" ;;
+esac
 bnote "initramfs: ours $(stat -c %s "$VARIANT_PVH_INITRD") bytes, the real Qubes one $(stat -c %s "$KFOLDER/initramfs") bytes"
 echo "XSIZES ours=$(stat -c %s "$VARIANT_PVH_INITRD") qubes=$(stat -c %s "$KFOLDER/initramfs")"
 COMMON=$(tr -d '\n' <"$KFOLDER/default-kernelopts-common.txt" | sed 's/ *$//')
@@ -132,7 +148,7 @@ for f in private vol-ours vol-qubes; do DRIVES+=(-drive "file=$RUN_DIR/$f.img,fo
 
 cfg() { # NAME TYPE VARIANT
 	local name=$1 type=$2 v=$3 cmd priv=r vol=vde mod=vdb
-	cmd="$COMMON qubes.ephemeral=1 $BOTH_OPTS"
+	cmd="$COMMON qubes.ephemeral=1 $BOTH_OPTS"   # ours and plain
 	if [ "$v" = qubes ]; then cmd="$COMMON $BOTH_OPTS" priv=w vol=vdf mod=vdc; fi
 	write_cfg "$name" "$type" /qe/k/vmlinuz "/qe/k/$v.initrd" "$cmd" "$DOMU_MEM" \
 		/dev/vda,xvda,r "/dev/vdd,xvdb,$priv" "/dev/$vol,xvdc,w" "/dev/$mod,xvdd,r"
@@ -173,10 +189,11 @@ xb_boot() { # NAME
 	fi
 }
 EOF
-# order: rounds of PV then PVH; ours first in odd rounds, Qubes' first in even ones
+# order: rounds of PV then PVH; the variants rotate (ours first in odd
+# rounds, Qubes' first in even ones)
 for i in $(seq "$BOOTS"); do
 	for t in $TYPES; do
-		if [ $((i % 2)) = 1 ]; then vs="ours qubes"; else vs="qubes ours"; fi
+		vs=$(awk -v r="$i" '{ for (k = 0; k < NF; k++) printf "%s ", $((k + r - 1) % NF + 1) }' <<<"$VARIANTS")
 		for v in $vs; do
 			cfg "xb-$t-$v-$i" "$t" "$v"
 			echo "xb_boot xb-$t-$v-$i" >>"$PLAN_DIR/qe/plan.sh"
@@ -185,7 +202,7 @@ for i in $(seq "$BOOTS"); do
 done
 
 CONSOLE=$RUN_DIR/console.log
-bnote "Xen boot: $BOOTS boot(s) each of ${TYPES// //} x ours/qubes (console: $CONSOLE)"
+bnote "Xen boot: $BOOTS boot(s) each of ${TYPES// //} x ${VARIANTS// //} (console: $CONSOLE)"
 t_xen=$(date +%s)
 xen_boot "$RUN_DIR" "$PLAN_DIR" "$CONSOLE" "${DRIVES[@]}"
 bnote "Xen run: $(( $(date +%s) - t_xen )) s, qemu exit $QEMU_RC"
