@@ -6,7 +6,8 @@
 # complete (CI once lost xen-pvh's GUEST lines to a dump cut mid-line by the
 # other lane's); what Xen logged is filtered to the domain; an empty console
 # is said; a domain is gone only when a whole listing lacks it; why Xen shut
-# a domain down. Fast tier. Ends with "N passed, N failed".
+# a domain down; a domain that died of a triple fault runs once more.
+# Fast tier. Ends with "N passed, N failed".
 set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
 pass=0 fail=0
@@ -64,7 +65,7 @@ grep -qx 'XEN c console_empty=yes' "$T/out" && [ "$(grep -c '^XEN c xl-dmesg: ' 
 	ok "an empty console is said, with Xen's last lines" || bad "empty console: $(grep '^XEN c ' "$T/out" | tr '\n' '|')"
 
 # a domain is gone only when a whole listing lacks it, not when a lookup fails
-lib() { QE_CONSOLE_DIR=$T/console QE_CONSOLE_LOCK=$T/run/lock QE_RUN_DIR=$T/run QE_XL_LOG_DIR=$T/xl \
+lib() { QE_CONSOLE_DIR=$T/console QE_CONSOLE_LOCK=$T/run/lock QE_RUN_DIR=$T/run QE_XEN_LOG_DIR=$T/xl \
 	PATH=$T/bin:$PATH "$BB" sh -c '. "$1"; shift; "$@"' sh "$DIR/dom0-lib.sh" "$@"; }
 touch "$T/run/alive-3"
 [ "$(lib dom_state 3)" = here ] && ok "a listed domain is here (though xl list 3 fails)" || bad "a listed domain looked gone"
@@ -77,6 +78,39 @@ printf 'Domain 4 has shut down, reason code 0 0x0\n' >"$T/xl/xl-b.log"
 [ "$(lib dom_shutdown_reason a) $(lib dom_shutdown_reason b) $(lib dom_shutdown_reason c)" = "crash poweroff none" ] &&
 	ok "shutdown reasons: crash, poweroff, none" ||
 	bad "shutdown reasons: $(lib dom_shutdown_reason a) $(lib dom_shutdown_reason b) $(lib dom_shutdown_reason c)"
+
+# a domain that died of a triple fault is started once more; a plain reboot is not
+mkdir -p "$T/b2" "$T/x2"
+# the xl of this test: create gives domids 7, 8, ... (the first one's xl
+# daemon logs a reboot, the next ones a poweroff; domain "plain" always
+# reboots); Xen's log has a triple fault of domain 7; the domains are gone at once
+cat >"$T/b2/xl" <<EOF
+#!/bin/sh
+n=\$(cat "$T/x2/n" 2>/dev/null || echo 6)
+case "\$1" in
+-v) n=\$((n + 1)); echo \$n >"$T/x2/n"; name=\$(basename "\$3" .cfg)
+	code=0; { [ \$n = 7 ] || [ "\$name" = plain ]; } && code=1
+	echo "early line of domain \$n" >"$T/console/guest-\$name.log"
+	echo "Domain \$n has shut down, reason code \$code 0x\$code" >>"$T/x2/xl-\$name.log" ;;
+domid) echo \$n ;;
+list) echo "Name ID Mem VCPUs State Time(s)"; echo "Domain-0 0 512 1 r----- 10.0" ;;
+dmesg) echo "(XEN) d7v0 Triple fault - invoking HVM shutdown action 1" ;;
+esac
+exit 0
+EOF
+chmod 755 "$T/b2/xl"
+run2() { QE_CONSOLE_DIR=$T/console QE_CONSOLE_LOCK=$T/run/lock QE_RUN_DIR=$T/run QE_XEN_LOG_DIR=$T/x2 \
+	PATH=$T/b2:$PATH "$BB" sh -c '. "$1"; shift; "$@"' sh "$DIR/dom0-lib.sh" "$@" 2>&1; }
+out=$(run2 qe_run tf /qe/tf.cfg 60)
+if grep -q '^XEN tf try1 triple_fault=yes domid=7 ' <<<"$out" && grep -q '^XEN tf create_rc=0 .* shutdown=poweroff tries=2$' <<<"$out" &&
+	grep -qx 'XEN tf try1-console: early line of domain 7' <<<"$out" && [ "$(cat "$T/console/guest-tf.log")" = "early line of domain 8" ]; then
+	ok "a triple-faulted domain is started once more, its first try said"
+else
+	bad "triple fault retry: $(tr '\n' '|' <<<"$out")"
+fi
+out=$(run2 qe_run plain /qe/plain.cfg 60)
+grep -q '^XEN plain create_rc=0 .* shutdown=reboot tries=1$' <<<"$out" && ! grep -q try1 <<<"$out" &&
+	ok "a reboot without a triple fault of its own is not retried" || bad "plain reboot: $(tr '\n' '|' <<<"$out")"
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
