@@ -127,7 +127,8 @@ d = open(sys.argv[1], "rb").read()
 off = d.index(b"\x1f\x8b\x08")          # the gzip'ed original, after the lead cpio
 z = zlib.decompressobj(31)
 body = z.decompress(d[off:]) + z.flush()
-open(sys.argv[2], "wb").write(d[:off] + body + z.unused_data)
+body += bytes(-len(body) % 512)        # the kernel wants each archive 4-aligned
+open(sys.argv[2], "wb").write(d[:off] + body + z.unused_data.lstrip(b"\0"))
 PY
 	bnote "plain variant: $(stat -c %s "$PLAN_DIR/qe/k/plain.initrd") bytes" ;;
 esac
