@@ -165,18 +165,18 @@ cat >>"$PLAN_DIR/qe/plan.sh" <<'EOF'
 # A domain that died of a triple fault (nested TCG, see tests/xen's
 # dom_triple_fault) boots once more: its first try is said, not timed.
 xb_boot() { # NAME [TRY]
-	local name=$1 try=${2:-1} log=/var/log/xen/console/guest-$1.log t0 t1 rc=0 id sp to=no n=0
+	local name=$1 try=${2:-1} log=$QE_CONSOLE_DIR/guest-$1.log t0 t1 rc=0 id sp to=no n=0
 	xenstamp follow "$log" >/run/st-"$name" 2>&1 &
 	sp=$!
 	t0=$(xenstamp now)
-	timeout -s KILL 300 xl create /qe/"$name".cfg >/var/log/xen/create-"$name".log 2>&1 || rc=$?
+	timeout -s KILL 300 xl create /qe/"$name".cfg >"$QE_XEN_LOG_DIR"/create-"$name".log 2>&1 || rc=$?
 	t1=$(xenstamp now)
 	id=$(dom_id "$name")
 	# 0.5 s polls of the stamp file (no xl calls while the guest boots); the
 	# xl daemon's log says when the domain shut down (a triple fault, say)
 	while [ -n "$id" ] && [ "$rc" = 0 ] && ! grep -q 'QE-BENCH uptime_s=' /run/st-"$name"; do
 		grep -q 'FATAL' /run/st-"$name" && break
-		grep -q 'has shut down' /var/log/xen/xl-"$name".log 2>/dev/null && break
+		grep -q 'has shut down' "$QE_XEN_LOG_DIR"/xl-"$name".log 2>/dev/null && break
 		n=$((n + 1))
 		[ $n -ge $((DOMU_TIMEOUT * 2)) ] && { to=yes; break; }
 		sleep 0.5
@@ -196,7 +196,7 @@ xb_boot() { # NAME [TRY]
 	grep -E 'QE-BENCH|Qubes initramfs script here|qubes-ephemeral|Qubes:|FATAL|Kernel panic|Run /init|rootfs|initrd|Freeing|xen_blk|xvd' /run/st-"$name" | sed "s/^/S:$name: /"
 	if [ "$rc" != 0 ] || [ $to = yes ] || ! grep -q 'QE-BENCH sbin_init' /run/st-"$name"; then
 		tail -40 /run/st-"$name" | sed "s/^/S:$name: /"
-		tail -20 /var/log/xen/create-"$name".log | sed "s/^/XEN xb $name xl: /"
+		tail -20 "$QE_XEN_LOG_DIR"/create-"$name".log | sed "s/^/XEN xb $name xl: /"
 	fi
 }
 EOF

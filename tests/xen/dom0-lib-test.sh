@@ -39,12 +39,19 @@ esac
 EOF
 chmod 755 "$T/bin/xl"
 
-QE_CONSOLE_DIR=$T/console QE_CONSOLE_LOCK=$T/run/lock QE_RUN_DIR=$T/run PATH=$T/bin:$PATH \
-	"$BB" sh -c '. "$1"
-		qe_console a & qe_console b &
-		i=0; while [ $i -lt 300 ]; do say "lane-c line=$i"; i=$((i + 1)); done &
-		wait
-		qe_console c' sh "$DIR/dom0-lib.sh" | cat >"$T/out"
+# COMMAND... in busybox sh with dom0-lib.sh sourced and its folders in $T;
+# BIN_DIR holds the test's xl
+dom0_sh() { # BIN_DIR XEN_LOG_DIR COMMAND...
+	local bin=$1 xlog=$2
+	shift 2
+	QE_CONSOLE_DIR=$T/console QE_CONSOLE_LOCK=$T/run/lock QE_RUN_DIR=$T/run QE_XEN_LOG_DIR=$xlog \
+		PATH=$bin:$PATH "$BB" sh -c '. "$1"; shift; "$@"' sh "$DIR/dom0-lib.sh" "$@"
+}
+
+dom0_sh "$T/bin" "$T/xl" eval 'qe_console a & qe_console b &
+	i=0; while [ $i -lt 300 ]; do say "lane-c line=$i"; i=$((i + 1)); done &
+	wait
+	qe_console c' | cat >"$T/out"
 
 strange=$(grep -cvE '^(G:[ab]: \[ *[0-9]+\.[0-9]{6}\] console of [ab] line [0-9]+: some kernel text to make it long enough x{28}|XEN .*)$' "$T/out")
 [ "$strange" = 0 ] && ok "only whole lines on the shared console" ||
@@ -65,8 +72,7 @@ grep -qx 'XEN c console_empty=yes' "$T/out" && [ "$(grep -c '^XEN c xl-dmesg: ' 
 	ok "an empty console is said, with Xen's last lines" || bad "empty console: $(grep '^XEN c ' "$T/out" | tr '\n' '|')"
 
 # a domain is gone only when a whole listing lacks it, not when a lookup fails
-lib() { QE_CONSOLE_DIR=$T/console QE_CONSOLE_LOCK=$T/run/lock QE_RUN_DIR=$T/run QE_XEN_LOG_DIR=$T/xl \
-	PATH=$T/bin:$PATH "$BB" sh -c '. "$1"; shift; "$@"' sh "$DIR/dom0-lib.sh" "$@"; }
+lib() { dom0_sh "$T/bin" "$T/xl" "$@"; }
 touch "$T/run/alive-3"
 [ "$(lib dom_state 3)" = here ] && ok "a listed domain is here (though xl list 3 fails)" || bad "a listed domain looked gone"
 rm "$T/run/alive-3"
@@ -99,8 +105,7 @@ esac
 exit 0
 EOF
 chmod 755 "$T/b2/xl"
-run2() { QE_CONSOLE_DIR=$T/console QE_CONSOLE_LOCK=$T/run/lock QE_RUN_DIR=$T/run QE_XEN_LOG_DIR=$T/x2 \
-	PATH=$T/b2:$PATH "$BB" sh -c '. "$1"; shift; "$@"' sh "$DIR/dom0-lib.sh" "$@" 2>&1; }
+run2() { dom0_sh "$T/b2" "$T/x2" "$@" 2>&1; }
 out=$(run2 qe_run tf /qe/tf.cfg 60)
 if grep -q '^XEN tf try1 triple_fault=yes domid=7 ' <<<"$out" && grep -q '^XEN tf create_rc=0 .* shutdown=poweroff tries=2$' <<<"$out" &&
 	grep -qx 'XEN tf try1-console: early line of domain 7' <<<"$out" && [ "$(cat "$T/console/guest-tf.log")" = "early line of domain 8" ]; then

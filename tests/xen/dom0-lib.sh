@@ -30,7 +30,7 @@ xl_crash_evidence() { # ID RC
 # by name: `xl domid NAME` (and any lookup by name) segfaults while another
 # domain is being built side by side (libxl meets a domain without a name
 # yet), and three such crashes in a row once made a running domain look gone.
-# Only a whole listing that worked and lacks the domid counts (3 in a row):
+# Only a whole listing that worked and lacks the domid counts (3 of them):
 # `xl list ID` failing (CI: xen-pvh "gone" after 21 s, in the second xen-pv
 # was torn down beside it, console cut after the init's first lines) does not.
 # 20 failed listings in a row: "gone" too, with the evidence (which binary, what xl sees).
@@ -117,7 +117,7 @@ qe_run() { # NAME CFG TIMEOUT [TEXT]
 # destroy) and logged "dIDvN Triple fault". Under Xen nested in QEMU's TCG
 # a PVH domain sometimes does, alone or beside others, early in its
 # kernel's boot (empty console, the same registers each time: an emulation
-# fault, README.md gotchas); a real Xen host does not.
+# fault, README.md gotchas); not seen outside nested TCG.
 dom_triple_fault() { # NAME ID
 	[ "$(dom_shutdown_reason "$1")" = reboot ] &&
 		xl dmesg 2>/dev/null | grep -qE "d$2v[0-9]+ Triple fault"
