@@ -6,7 +6,8 @@
 # complete (CI once lost xen-pvh's GUEST lines to a dump cut mid-line by the
 # other lane's); what Xen logged is filtered to the domain; an empty console
 # is said; a domain is gone only when a whole listing lacks it; why Xen shut
-# a domain down; a domain that died of a triple fault runs once more.
+# a domain down; a domain killed by QEMU's nested-SVM emulation fault
+# starts again (at most QE_FAULT_TRIES times), a guest's own triple fault not.
 # Fast tier. Ends with "N passed, N failed".
 set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
@@ -85,37 +86,66 @@ printf 'Domain 4 has shut down, reason code 0 0x0\n' >"$T/xl/xl-b.log"
 	ok "shutdown reasons: crash, poweroff, none" ||
 	bad "shutdown reasons: $(lib dom_shutdown_reason a) $(lib dom_shutdown_reason b) $(lib dom_shutdown_reason c)"
 
-# a domain that died of a triple fault is started once more; a plain reboot is not
+# a domain killed by QEMU's nested-SVM emulation fault (Xen's dump shows its
+# own RIP, code segment e008, or the guest's console is still empty) is
+# started again, up to QE_FAULT_TRIES starts; a triple fault of the guest
+# after it printed (its own RIP) and a plain reboot are not
 mkdir -p "$T/b2" "$T/x2"
-# the xl of this test: create gives domids 7, 8, ... (the first one's xl
-# daemon logs a reboot, the next ones a poweroff; domain "plain" always
-# reboots); Xen's log has a triple fault of domain 7; the domains are gone at once
+# the xl of this test: create gives domids 7, 8, ... and a console line;
+# each domain's xl daemon logs a reboot or a poweroff and Xen's log what
+# killed it, by name: "tf" dies of the emulation fault on its first two
+# starts, "always" on every start, "guest" of its own triple fault, "early"
+# of a triple fault before its console came up (once), "plain" reboots;
+# the domains are gone at once
 cat >"$T/b2/xl" <<EOF
 #!/bin/sh
 n=\$(cat "$T/x2/n" 2>/dev/null || echo 6)
 case "\$1" in
 -v) n=\$((n + 1)); echo \$n >"$T/x2/n"; name=\$(basename "\$3" .cfg)
-	code=0; { [ \$n = 7 ] || [ "\$name" = plain ]; } && code=1
-	echo "early line of domain \$n" >"$T/console/guest-\$name.log"
-	echo "Domain \$n has shut down, reason code \$code 0x\$code" >>"$T/x2/xl-\$name.log" ;;
+	c=\$((\$(cat "$T/x2/c-\$name" 2>/dev/null || echo 0) + 1)); echo \$c >"$T/x2/c-\$name"
+	code=1 rip=
+	case \$name in
+	tf) if [ \$c -le 2 ]; then rip=e008:ffff82d0402044a5; else code=0; fi ;;
+	always) rip=e008:ffff82d0402044a5 ;;
+	guest) rip=0010:ffffffff81000000 ;;
+	early) if [ \$c = 1 ]; then rip=0010:ffffffff8103b152; else code=0; fi ;;
+	esac
+	if [ "\$name" = early ] && [ \$c = 1 ]; then : >"$T/console/guest-\$name.log"
+	else echo "early line of domain \$n" >"$T/console/guest-\$name.log"; fi
+	echo "Domain \$n has shut down, reason code \$code 0x\$code" >>"$T/x2/xl-\$name.log"
+	[ -n "\$rip" ] && printf '(XEN) d%sv0 Triple fault - invoking HVM shutdown action 1\n(XEN) *** Dumping Dom%s vcpu#0 state: ***\n(XEN) ----[ Xen-4.17.7  x86_64  debug=n  Not tainted ]----\n(XEN) CPU:    0\n(XEN) RIP:    %s\n(XEN) RFLAGS: 0000000000000246   CONTEXT: hvm guest (d%sv0)\n' \$n \$n "\${rip%%:*}:[<\${rip#*:}>]" \$n >>"$T/x2/dmesg" ;;
 domid) echo \$n ;;
 list) echo "Name ID Mem VCPUs State Time(s)"; echo "Domain-0 0 512 1 r----- 10.0" ;;
-dmesg) echo "(XEN) d7v0 Triple fault - invoking HVM shutdown action 1" ;;
+dmesg) cat "$T/x2/dmesg" 2>/dev/null ;;
 esac
 exit 0
 EOF
 chmod 755 "$T/b2/xl"
 run2() { dom0_sh "$T/b2" "$T/x2" "$@" 2>&1; }
 out=$(run2 qe_run tf /qe/tf.cfg 60)
-if grep -q '^XEN tf try1 triple_fault=yes domid=7 ' <<<"$out" && grep -q '^XEN tf create_rc=0 .* shutdown=poweroff tries=2$' <<<"$out" &&
-	grep -qx 'XEN tf try1-console: early line of domain 7' <<<"$out" && [ "$(cat "$T/console/guest-tf.log")" = "early line of domain 8" ]; then
-	ok "a triple-faulted domain is started once more, its first try said"
+if grep -q '^XEN tf try1 triple_fault=yes emulation_fault=yes domid=7 ' <<<"$out" &&
+	grep -q '^XEN tf try2 triple_fault=yes emulation_fault=yes domid=8 ' <<<"$out" &&
+	grep -q '^XEN tf create_rc=0 .* shutdown=poweroff tries=3$' <<<"$out" &&
+	grep -qx 'XEN tf try1-console: early line of domain 7' <<<"$out" &&
+	grep -qx 'XEN tf try2-xl-dmesg: (XEN) RIP:    e008:\[<ffff82d0402044a5>\]' <<<"$out" &&
+	[ "$(cat "$T/console/guest-tf.log")" = "early line of domain 9" ]; then
+	ok "a domain killed by the emulation fault twice is started a third time, each try said"
 else
-	bad "triple fault retry: $(tr '\n' '|' <<<"$out")"
+	bad "emulation-fault retry: $(tr '\n' '|' <<<"$out")"
 fi
+out=$(run2 qe_run always /qe/always.cfg 60)
+[ "$(grep -c '^XEN always try[0-9] triple_fault=yes' <<<"$out")" = 4 ] &&
+	grep -q '^XEN always create_rc=0 .* shutdown=reboot tries=5$' <<<"$out" &&
+	ok "at most QE_FAULT_TRIES (5) starts, the last fault stands" || bad "always faulting: $(tr '\n' '|' <<<"$out")"
+out=$(run2 qe_run guest /qe/guest.cfg 60)
+grep -q '^XEN guest create_rc=0 .* shutdown=reboot tries=1$' <<<"$out" && ! grep -q try1 <<<"$out" &&
+	ok "a triple fault of the guest itself (its own RIP) is not retried" || bad "guest triple fault: $(tr '\n' '|' <<<"$out")"
+out=$(run2 qe_run early /qe/early.cfg 60)
+grep -q '^XEN early try1 triple_fault=yes .* console_lines=0; ' <<<"$out" && grep -q '^XEN early create_rc=0 .* shutdown=poweroff tries=2$' <<<"$out" &&
+	ok "a triple fault before the guest's console came up (its own RIP) is retried" || bad "early triple fault: $(tr '\n' '|' <<<"$out")"
 out=$(run2 qe_run plain /qe/plain.cfg 60)
 grep -q '^XEN plain create_rc=0 .* shutdown=reboot tries=1$' <<<"$out" && ! grep -q try1 <<<"$out" &&
-	ok "a reboot without a triple fault of its own is not retried" || bad "plain reboot: $(tr '\n' '|' <<<"$out")"
+	ok "a reboot without a triple fault is not retried" || bad "plain reboot: $(tr '\n' '|' <<<"$out")"
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

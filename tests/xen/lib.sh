@@ -202,6 +202,12 @@ write_cfg() { # NAME TYPE KERNEL RAMDISK CMDLINE MEM DISK...
 		echo 'on_poweroff = "destroy"'
 		echo 'on_reboot = "destroy"'
 		echo 'on_crash = "destroy"'
+		# as qubesd gives PV and PVH qubes (libvirt's <timer name="tsc"
+		# mode="native"/>): the guest reads the TSC without a VM exit. Xen's
+		# default here (TCG's CPU does not say its TSC is invariant) emulates
+		# rdtsc, and a PVH kernel's early PIT calibration reads it 50,000
+		# times (README.md, gotchas)
+		[ "$type" = hvm ] || echo 'tsc_mode = "native"'
 		if [ "$type" = hvm ]; then
 			echo 'device_model_version = "qemu-xen"'
 			echo 'vnc = 0'

@@ -263,7 +263,7 @@ report_scenario() { # NAME
 		grep -E 'GUEST (userspace|scrub|swap_used|status_rc|done|balloon|markers|system_state|failed|device_waits|wait:|boot_ms|analyze|blame|rw_source|agent_mounts|agent_fsck|agent-journal)|qubes-ephemeral|STATUS:|Reached target.*Multi-User' "$log" | sed 's/^/   | /' || true
 		grep -E "^XEN $name(-probe)? " "$CONSOLE" | tr -d '\r' | sed 's/^/   | /' || true
 		[ "$S_BALLOON" -gt 0 ] && grep -F "G:$name-probe: PROBE" "$CONSOLE" | tr -d '\r' | sed 's/^/   | /' || true
-		[ "${R_TRIES:-1}" = 1 ] || echo "   started again: its first try died of a triple fault (nested TCG; try1 lines above)"
+		[ "${R_TRIES:-1}" = 1 ] || echo "   started $R_TRIES times: each earlier try was killed by QEMU's nested-SVM emulation fault (tryN lines above; README.md, gotchas)"
 		if [ $pass = no ]; then
 			printf '   FAILED: %s\n' "${FAILS[@]}"
 			echo "   --- last 30 console lines of $name"
