@@ -132,13 +132,20 @@ qe_run() { # NAME CFG TIMEOUT [TEXT]
 # triple fault after the guest printed anything, with its own RIP, is the
 # guest's: not retried.
 dom_emulation_fault() { # NAME ID
+	local dump
 	[ "$(dom_shutdown_reason "$1")" = reboot ] || return 1
-	xl dmesg 2>/dev/null | awk -v re="[ )]d$2v[0-9]+ Triple fault" '
-		$0 ~ re { want = 1; n = 0; next }
-		want && /RIP:/ { if ($0 ~ /RIP: +e008:/) hit = 1; want = 0 }
-		want && ++n > 10 { want = 0 }
-		END { exit !hit }' && return 0
-	[ ! -s "$QE_CONSOLE_DIR/guest-$1.log" ] && xl dmesg 2>/dev/null | grep -qE "[ )]d$2v[0-9]+ Triple fault"
+	dump=$(dom_fault_dump "$2")
+	[ -n "$dump" ] || return 1
+	echo "$dump" | grep -qE 'RIP: +e008:' || [ ! -s "$QE_CONSOLE_DIR/guest-$1.log" ]
+}
+
+# Xen's "dIDvN Triple fault" line for domain ID and the RIP line of the
+# vCPU dump after it (within 10 lines); nothing if Xen logged no such fault.
+dom_fault_dump() { # ID
+	xl dmesg 2>/dev/null | awk -v re="[ )]d$1v[0-9]+ Triple fault" '
+		$0 ~ re { w = 1; n = 0; print; next }
+		w && /RIP:/ { print; w = 0 }
+		w && ++n > 10 { w = 0 }'
 }
 
 # Try TRY's console and Xen's lines for it (the fault and the RIP it
@@ -147,8 +154,7 @@ dom_emulation_fault() { # NAME ID
 triple_fault_evidence() { # NAME ID RUN_S TRY
 	echo "XEN $1 try$4 triple_fault=yes emulation_fault=yes domid=$2 try$4_run_s=$3 console_lines=$(wc -l <"$QE_CONSOLE_DIR/guest-$1.log" 2>/dev/null || echo 0); starting it again"
 	tail -5 "$QE_CONSOLE_DIR/guest-$1.log" 2>/dev/null | tr -d '\r' | sed "s/^/XEN $1 try$4-console: /"
-	xl dmesg 2>/dev/null | awk -v re="[ )]d$2v[0-9]+ Triple fault" '$0 ~ re { w = 1; print; next } w && /RIP:/ { print; w = 0 }' |
-		tail -2 | sed "s/^/XEN $1 try$4-xl-dmesg: /"
+	dom_fault_dump "$2" | tail -2 | sed "s/^/XEN $1 try$4-xl-dmesg: /"
 	mv -f "$QE_CONSOLE_DIR/guest-$1.log" "$QE_CONSOLE_DIR/guest-$1.try$4" 2>/dev/null
 	mv -f "$QE_XEN_LOG_DIR/xl-$1.log" "$QE_XEN_LOG_DIR/xl-$1.try$4" 2>/dev/null
 }

@@ -206,13 +206,14 @@ write_cfg() { # NAME TYPE KERNEL RAMDISK CMDLINE MEM DISK...
 		# mode="native"/>): the guest reads the TSC without a VM exit. Xen's
 		# default here (TCG's CPU does not say its TSC is invariant) emulates
 		# rdtsc, and a PVH kernel's early PIT calibration reads it 50,000
-		# times (README.md, gotchas)
-		[ "$type" = hvm ] || echo 'tsc_mode = "native"'
+		# times (README.md, gotchas). HVM qubes keep Xen's default, as in Qubes.
 		if [ "$type" = hvm ]; then
 			echo 'device_model_version = "qemu-xen"'
 			echo 'vnc = 0'
 			echo 'sdl = 0'
 			echo 'serial = "none"'
+		else
+			echo 'tsc_mode = "native"'
 		fi
 		printf 'disk = ['
 		# "phy:DEV,VDEV,MODE" in the long form, with the dom0's hotplug script
