@@ -7,7 +7,8 @@
 # other lane's); what Xen logged is filtered to the domain; an empty console
 # is said; a domain is gone only when a whole listing lacks it; why Xen shut
 # a domain down; a domain killed by QEMU's nested-SVM emulation fault
-# starts again (at most QE_FAULT_TRIES times), a guest's own triple fault not.
+# starts again (at most QE_FAULT_TRIES times), one whose kernel reported its
+# own failure first not.
 # Fast tier. Ends with "N passed, N failed".
 set -u
 DIR=$(cd "$(dirname "$0")" && pwd)
@@ -87,15 +88,17 @@ printf 'Domain 4 has shut down, reason code 0 0x0\n' >"$T/xl/xl-b.log"
 	bad "shutdown reasons: $(lib dom_shutdown_reason a) $(lib dom_shutdown_reason b) $(lib dom_shutdown_reason c)"
 
 # a domain killed by QEMU's nested-SVM emulation fault (Xen's dump shows its
-# own RIP, code segment e008, or the guest's console is still empty) is
-# started again, up to QE_FAULT_TRIES starts; a triple fault of the guest
-# after it printed (its own RIP) and a plain reboot are not
+# own RIP, code segment e008, or the guest's own RIP with no failure report
+# of its kernel on the console) is started again, up to QE_FAULT_TRIES
+# starts; a triple fault after the guest's kernel reported a BUG, and a
+# plain reboot, are not
 mkdir -p "$T/b2" "$T/x2"
 # the xl of this test: create gives domids 7, 8, ... and a console line;
 # each domain's xl daemon logs a reboot or a poweroff and Xen's log what
 # killed it, by name: "tf" dies of the emulation fault on its first two
-# starts, "always" on every start, "guest" of its own triple fault, "early"
-# of a triple fault before its console came up (once), "plain" reboots;
+# starts, "always" on every start, "guest" of a triple fault after its
+# kernel's BUG report, "early" of one before its console came up (once),
+# "late" of one after ordinary console lines (once), "plain" reboots;
 # the domains are gone at once
 cat >"$T/b2/xl" <<EOF
 #!/bin/sh
@@ -109,9 +112,11 @@ case "\$1" in
 	always) rip=e008:ffff82d0402044a5 ;;
 	guest) rip=0010:ffffffff81000000 ;;
 	early) if [ \$c = 1 ]; then rip=0010:ffffffff8103b152; else code=0; fi ;;
+	late) if [ \$c = 1 ]; then rip=0010:ffffffff8106a13b; else code=0; fi ;;
 	esac
 	if [ "\$name" = early ] && [ \$c = 1 ]; then : >"$T/console/guest-\$name.log"
 	else echo "early line of domain \$n" >"$T/console/guest-\$name.log"; fi
+	[ "\$name" = guest ] && echo "[    9.1] BUG: unable to handle page fault for address: 0000000000000008" >>"$T/console/guest-\$name.log"
 	echo "Domain \$n has shut down, reason code \$code 0x\$code" >>"$T/x2/xl-\$name.log"
 	[ -n "\$rip" ] && printf '(XEN) d%sv0 Triple fault - invoking HVM shutdown action 1\n(XEN) *** Dumping Dom%s vcpu#0 state: ***\n(XEN) ----[ Xen-4.17.7  x86_64  debug=n  Not tainted ]----\n(XEN) CPU:    0\n(XEN) RIP:    %s\n(XEN) RFLAGS: 0000000000000246   CONTEXT: hvm guest (d%sv0)\n' \$n \$n "\${rip%%:*}:[<\${rip#*:}>]" \$n >>"$T/x2/dmesg" ;;
 domid) echo \$n ;;
@@ -139,7 +144,10 @@ out=$(run2 qe_run always /qe/always.cfg 60)
 	ok "at most QE_FAULT_TRIES (5) starts, the last fault stands" || bad "always faulting: $(tr '\n' '|' <<<"$out")"
 out=$(run2 qe_run guest /qe/guest.cfg 60)
 grep -q '^XEN guest create_rc=0 .* shutdown=reboot tries=1$' <<<"$out" && ! grep -q try1 <<<"$out" &&
-	ok "a triple fault of the guest itself (its own RIP) is not retried" || bad "guest triple fault: $(tr '\n' '|' <<<"$out")"
+	ok "a triple fault of the guest itself (its own RIP, its kernel's BUG report before) is not retried" || bad "guest triple fault: $(tr '\n' '|' <<<"$out")"
+out=$(run2 qe_run late /qe/late.cfg 60)
+grep -q '^XEN late try1 triple_fault=yes .* console_lines=1; ' <<<"$out" && grep -q '^XEN late create_rc=0 .* shutdown=poweroff tries=2$' <<<"$out" &&
+	ok "a late triple fault with the guest's RIP and no failure report before it is retried" || bad "late triple fault: $(tr '\n' '|' <<<"$out")"
 out=$(run2 qe_run early /qe/early.cfg 60)
 grep -q '^XEN early try1 triple_fault=yes .* console_lines=0; ' <<<"$out" && grep -q '^XEN early create_rc=0 .* shutdown=poweroff tries=2$' <<<"$out" &&
 	ok "a triple fault before the guest's console came up (its own RIP) is retried" || bad "early triple fault: $(tr '\n' '|' <<<"$out")"

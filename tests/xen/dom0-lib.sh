@@ -120,24 +120,31 @@ qe_run() { # NAME CFG TIMEOUT [TEXT]
 
 # Domain ID (NAME) was killed by QEMU's emulation of nested SVM, not by its
 # own code: Xen rebooted it (our domains never reboot: on_reboot destroy)
-# for a triple fault, early in the kernel's boot, in the same loop each
-# time (IF=0, reading the TSC), and either
+# for a triple fault, and either
 #  - the vCPU state Xen dumped is Xen's own: RIP in Xen's code segment
 #    (e008) just after its VMRUN, rax the VMCB's address: the guest's VMCB
-#    held the host's registers and the guest ran Xen's address; or
-#  - the domain's console is still empty: its kernel had not reached its
-#    console yet, long before anything of ours runs (the same loop, the
-#    guest's own RIP: seen once in 9 PVH starts).
-# Seen mostly with another domain busy beside it (README.md, gotchas). A
-# triple fault after the guest printed anything, with its own RIP, is the
-# guest's: not retried.
+#    held the host's registers and the guest ran Xen's address (early in
+#    the kernel's boot, in its PIT calibration loop); or
+#  - the guest's own RIP, and its console has no sign of its kernel failing
+#    first (no panic, oops, BUG or trap report): seen early in that same
+#    loop with an empty console (1 of 9 PVH starts) and once late, in an
+#    interrupt handler's x2APIC EOI write (wrmsr 0x80b, every other
+#    general register 0) while the guest script ran. A Linux guest that
+#    fails on its own reports it (an oops, a panic) before it can
+#    triple-fault; such a domain is not started again, and neither is one
+#    that merely rebooted. Everything of ours in the guest is userspace.
+# Seen mostly with another domain busy beside it (README.md, gotchas).
 dom_emulation_fault() { # NAME ID
 	local dump
 	[ "$(dom_shutdown_reason "$1")" = reboot ] || return 1
 	dump=$(dom_fault_dump "$2")
 	[ -n "$dump" ] || return 1
-	echo "$dump" | grep -qE 'RIP: +e008:' || [ ! -s "$QE_CONSOLE_DIR/guest-$1.log" ]
+	echo "$dump" | grep -qE 'RIP: +e008:' && return 0
+	! grep -qE "$QE_KERNEL_FAILURE" "$QE_CONSOLE_DIR/guest-$1.log" 2>/dev/null
 }
+
+# What a guest kernel prints when it fails on its own (dom_emulation_fault).
+QE_KERNEL_FAILURE='Kernel panic|Oops|BUG: |double fault|general protection fault|invalid opcode|stack segment|kernel stack overflow'
 
 # Xen's "dIDvN Triple fault" line for domain ID and the RIP line of the
 # vCPU dump after it (within 10 lines); nothing if Xen logged no such fault.
